@@ -1,0 +1,82 @@
+"""Fixtures shared by every app's tests and the cross-app tests.
+
+Users live in `default`; tokens are real RS256 tokens that every app verifies statelessly.
+`drain()` runs the relay and the in-process transport until every outbox is empty, i.e. until
+the saga has gone as far as it can — what the monolith's relay thread does after each commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from events.testing import drain as _drain
+
+ALL_DATABASES = list(settings.SERVED_ALIASES)
+_usernames = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Integration tests must never skip silently in CI: fail if their service is not configured."""
+
+
+@pytest.fixture
+def drain():
+    return _drain
+
+
+def _make_user(django_user_model, *, staff: bool = False):
+    n = next(_usernames)
+    return django_user_model.objects.create_user(
+        username=f"{'staff' if staff else 'customer'}{n}", email=f"user{n}@example.com",
+        password="correct-horse-battery", is_staff=staff,
+    )
+
+
+@pytest.fixture
+def customer(django_user_model):
+    return _make_user(django_user_model)
+
+
+@pytest.fixture
+def other_customer(django_user_model):
+    return _make_user(django_user_model)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return _make_user(django_user_model, staff=True)
+
+
+def client_for(user=None) -> APIClient:
+    """An API client authenticated as `user` with a real access token (anonymous if None)."""
+    from shop.identity.api.serializers import TokenObtainPairSerializer
+
+    client = APIClient()
+    if user is not None:
+        token = TokenObtainPairSerializer.get_token(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def anon_api():
+    return client_for(None)
+
+
+@pytest.fixture
+def customer_api(customer):
+    return client_for(customer)
+
+
+@pytest.fixture
+def other_api(other_customer):
+    return client_for(other_customer)
+
+
+@pytest.fixture
+def staff_api(staff):
+    return client_for(staff)

@@ -1,0 +1,41 @@
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management import BaseCommand
+
+from events import relay
+from events.transports import get_transport
+
+
+class Command(BaseCommand):
+    help = (
+        "Relay committed outbox rows to the transport (EVENTS_TRANSPORT), marking them published "
+        "only after the ack. One active relay per database; others stand by. SIGTERM finishes "
+        "the batch in flight, then exits."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--database", action="append", dest="aliases", help="alias to relay (repeatable; default: all this process serves)")
+        parser.add_argument("--once", action="store_true", help="relay until the outboxes are empty, then exit")
+
+    def handle(self, *args, aliases=None, once=False, **options):
+        aliases = aliases or settings.SERVED_ALIASES
+        transport = get_transport()
+        try:
+            if once:
+                sent = relay.relay_until_empty(aliases, transport)
+                self.stdout.write(f"relayed {sent} event(s)")
+                return
+            stop, wake = threading.Event(), threading.Event()
+
+            def on_signal(signum, frame):
+                stop.set()
+                wake.set()
+
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+            self.stdout.write(f"relaying {', '.join(aliases)} via {settings.EVENTS['TRANSPORT']}")
+            relay.run(aliases, transport, stop=stop, wake=wake, listen=True)
+        finally:
+            transport.close()

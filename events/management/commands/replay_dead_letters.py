@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.core.management import BaseCommand, CommandError
+
+from events.consumer import replay
+from events.models import DeadLetter
+from events.registry import get_handler
+
+
+class Command(BaseCommand):
+    help = "Apply parked dead letters again (each at most once: the inbox still guards it)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--database", action="append", dest="aliases")
+        parser.add_argument("--handler", help="only dead letters of this handler, e.g. orders.on_stock_reserved")
+        parser.add_argument("--id", type=int, dest="ids", action="append", help="only these dead letter ids")
+
+    def handle(self, *args, aliases=None, handler=None, ids=None, **options):
+        failed = 0
+        for alias in aliases or settings.SERVED_ALIASES:
+            parked = DeadLetter.objects.using(alias).filter(status=DeadLetter.Status.PARKED)
+            if handler:
+                parked = parked.filter(handler=handler)
+            if ids:
+                parked = parked.filter(id__in=ids)
+            for dead_letter in parked:
+                try:
+                    outcome = replay(dead_letter, get_handler(dead_letter.handler))
+                    self.stdout.write(f"{alias} #{dead_letter.id} {dead_letter.type} -> {dead_letter.handler}: {outcome}")
+                except Exception as exc:
+                    failed += 1
+                    self.stderr.write(f"{alias} #{dead_letter.id} still fails: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        if failed:
+            raise CommandError(f"{failed} dead letter(s) still fail; they stay parked")

@@ -1,0 +1,55 @@
+"""Publishing: an event is an outbox row committed with the change that caused it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections, transaction
+
+from events import runtime, tracing
+from events.envelope import Event
+from events.models import OutboxEvent
+from events.relay import NOTIFY_CHANNEL
+from events.schemas import topic_for, validate
+
+
+class PublishOutsideTransaction(RuntimeError):
+    """publish() was called outside a transaction on the database it writes to."""
+
+
+def publish(event_type: str, *, key: int | str, data: dict[str, Any], using: str) -> Event:
+    """Record `event_type` with `data` in the outbox of database `using`.
+
+    Must be called inside `transaction.atomic(using=using)`: the event then commits or rolls
+    back together with the business change, so no change is ever left without its event and no
+    event announces a change that did not happen. Nothing is sent here; the relay sends the row
+    after commit. `key` is the aggregate id: events of one aggregate keep their order.
+    Raises EventSchemaError if `data` does not match the type's schema.
+    """
+    if not connections[using].in_atomic_block:
+        raise PublishOutsideTransaction(
+            f"publish({event_type!r}) must run inside transaction.atomic(using={using!r})"
+        )
+    validate(event_type, data)
+    event = Event(
+        type=event_type,
+        source=f"/shop/{event_type.split('.')[1]}",
+        subject=str(key),
+        data=data,
+        traceparent=tracing.new_traceparent(),
+        requestid=tracing.request_id_var.get(),
+    )
+    OutboxEvent.objects.using(using).create(
+        event_id=event.id,
+        topic=topic_for(event_type),
+        key=event.subject,
+        type=event_type,
+        envelope=event.to_dict(),
+    )
+    # Wake the relay the moment this commits instead of waiting for its next poll: in-process
+    # (the monolith) and, on Postgres, any relay process LISTENing (NOTIFY is sent at commit).
+    transaction.on_commit(lambda: runtime.kick(using), using=using)
+    if connections[using].vendor == "postgresql":
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return event

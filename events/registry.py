@@ -1,0 +1,86 @@
+"""Which handler consumes which event type, and in which service and database it runs.
+
+Apps declare handlers in their handlers.py with @handles and import that module in
+AppConfig.ready(). A consumer process runs the handlers of the services it serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.apps import apps
+
+from events.envelope import Event
+from events.schemas import topic_for
+from shop import topology
+
+HandlerFunc = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    event_type: str
+    func: HandlerFunc
+    database: str | None = None  # defaults to the app's write database
+
+    @property
+    def app_label(self) -> str:
+        return apps.get_containing_app_config(self.func.__module__).label
+
+    @property
+    def name(self) -> str:
+        """Stable identity of this handler: the inbox and dead letters are keyed by it."""
+        return f"{self.app_label}.{self.func.__name__}"
+
+    @property
+    def alias(self) -> str:
+        return self.database or topology.ALIAS_FOR_APP[self.app_label]
+
+    @property
+    def service(self) -> str:
+        return topology.service_for_alias(self.alias).name
+
+    def __call__(self, event: Event) -> None:
+        self.func(event)
+
+
+_handlers: dict[str, dict[str, Handler]] = {}
+
+
+def handles(event_type: str, *, database: str | None = None) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Register the decorated function as a consumer of `event_type`.
+
+    The handler runs inside one transaction on its app's database (or `database`), together
+    with the inbox row that makes redelivery a no-op; it may publish events in that transaction.
+    """
+    topic_for(event_type)  # an unknown type fails at import time, not at the first message
+
+    def register(func: HandlerFunc) -> HandlerFunc:
+        handler = Handler(event_type, func, database)
+        _handlers.setdefault(event_type, {})[f"{func.__module__}.{func.__name__}"] = handler
+        return func
+
+    return register
+
+
+def handlers_for(event_type: str, services: list[str]) -> list[Handler]:
+    """The handlers of `event_type` that belong to the given services."""
+    return [h for h in _handlers.get(event_type, {}).values() if h.service in services]
+
+
+def all_handlers(services: list[str]) -> list[Handler]:
+    return [h for by_name in _handlers.values() for h in by_name.values() if h.service in services]
+
+
+def get_handler(name: str) -> Handler:
+    for by_name in _handlers.values():
+        for handler in by_name.values():
+            if handler.name == name:
+                return handler
+    raise LookupError(f"no handler named {name!r} is registered")
+
+
+def topics_for(services: list[str]) -> list[str]:
+    """The topics a consumer of these services must subscribe to."""
+    return sorted({topic_for(h.event_type) for h in all_handlers(services)})

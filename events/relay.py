@@ -1,0 +1,277 @@
+"""The relay: moves committed outbox rows to the transport, in order, at least once.
+
+One active relay per database (a lock: a Postgres advisory lock, or a file lock beside a SQLite
+file), so rows leave in id order and one aggregate's events keep their order even with several
+replicas running; the others wait as standbys and take over when the holder dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Min
+from django.utils import timezone
+
+from events import metrics
+from events.envelope import Event
+from events.models import OutboxEvent
+from events.transports import Message, Transport
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Relays one database's outbox through one transport."""
+
+    def __init__(self, alias: str, transport: Transport, batch_size: int | None = None):
+        self.alias = alias
+        self.transport = transport
+        self.batch_size = batch_size or settings.EVENTS["RELAY_BATCH_SIZE"]
+
+    def relay_batch(self) -> int:
+        """Send the oldest unpublished rows (up to batch_size); mark them published once the
+        transport acknowledged all of them. Returns how many were sent. If send() raises, no row
+        is marked and the same rows are sent again next time."""
+        rows = list(
+            OutboxEvent.objects.using(self.alias)
+            .filter(published_at__isnull=True)
+            .order_by("id")
+            .values_list("id", "topic", "key", "envelope")[: self.batch_size]
+        )
+        if not rows:
+            return 0
+        started = time.perf_counter()
+        messages = [Message(topic, key, Event.from_dict(envelope)) for _, topic, key, envelope in rows]
+        try:
+            self.transport.send(messages)
+        except Exception:
+            metrics.RELAY_FAILURES.labels(self.alias).inc()
+            raise
+        OutboxEvent.objects.using(self.alias).filter(id__in=[r[0] for r in rows]).update(
+            published_at=timezone.now()
+        )
+        metrics.RELAY_BATCH_SECONDS.labels(self.alias).observe(time.perf_counter() - started)
+        for message in messages:
+            metrics.RELAYED.labels(self.alias, message.topic).inc()
+        return len(rows)
+
+    def relay_pending(self, stop: threading.Event | None = None) -> int:
+        """Relay batches until the outbox is empty (or `stop` is set between batches)."""
+        total = 0
+        while not (stop and stop.is_set()):
+            sent = self.relay_batch()
+            total += sent
+            if sent < self.batch_size:
+                break
+        return total
+
+
+def backlog(alias: str) -> tuple[int, float | None]:
+    """(unpublished rows, age in seconds of the oldest one) of one database's outbox."""
+    pending = OutboxEvent.objects.using(alias).filter(published_at__isnull=True)
+    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    count = pending.count()
+    age = (timezone.now() - oldest).total_seconds() if oldest else None
+    metrics.OUTBOX_BACKLOG.labels(alias).set(count)
+    metrics.OUTBOX_OLDEST_AGE.labels(alias).set(age or 0)
+    return count, age
+
+
+def relay_until_empty(aliases: Iterable[str], transport: Transport, max_rounds: int = 1000) -> int:
+    """Relay every given outbox until all are empty, including events that handlers publish
+    while it runs (with the local transport, one event's effects may cause the next)."""
+    relays = [Relay(alias, transport) for alias in aliases]
+    total = 0
+    for _ in range(max_rounds):
+        sent = sum(relay.relay_pending() for relay in relays)
+        total += sent
+        if not sent:
+            return total
+    raise RuntimeError(f"outboxes still not empty after {max_rounds} rounds: an event loop?")
+
+
+# --- one active relay per database ----------------------------------------------------------------
+
+
+class RelayLock:
+    """Held by the one active relay of a database. acquire() never blocks."""
+
+    def acquire(self) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class FileLock(RelayLock):
+    """flock on a file beside the SQLite database: released by the kernel when the holder dies."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        import os
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            import os
+
+            os.close(self._fd)
+            self._fd = None
+
+
+class PostgresAdvisoryLock(RelayLock):
+    """A session-level advisory lock on a dedicated connection: released by the server when the
+    holder's connection goes away, so a standby takes over as soon as the holder dies."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.key = zlib.crc32(f"shop.relay.{connections[alias].settings_dict['NAME']}".encode())
+        self._conn = None
+
+    def acquire(self) -> bool:
+        try:
+            if self._conn is not None and not self._conn.closed:
+                # Still ours while the session lives; the probe notices a dropped connection.
+                self._conn.execute("SELECT 1")
+                return True
+        except Exception:
+            self.release()
+        try:
+            self._conn = self._conn if self._conn and not self._conn.closed else _pg_connect(self.alias)
+            held = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]
+        except Exception as exc:
+            log.warning("relay lock on %s unavailable: %s", self.alias, exc)
+            self.release()
+            return False
+        if not held:
+            self.release()
+        return held
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+def _pg_connect(alias: str):
+    """A dedicated autocommit connection (not Django's): its life is the lock's or listener's."""
+    import psycopg
+
+    s = connections[alias].settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"], host=s["HOST"] or None,
+        port=s["PORT"] or None, autocommit=True, connect_timeout=5,
+    )
+
+
+NOTIFY_CHANNEL = "shop_outbox"
+
+
+def _listen(alias: str, wake: threading.Event, stop: threading.Event) -> None:
+    """Set `wake` whenever a transaction that wrote to this database's outbox commits (publish()
+    sends NOTIFY inside the transaction; Postgres delivers it at commit)."""
+    while not stop.is_set():
+        try:
+            with _pg_connect(alias) as conn:
+                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=1.0):
+                        wake.set()
+        except Exception as exc:
+            log.warning("LISTEN on %s failed, polling until it is back: %s", alias, exc)
+            stop.wait(1.0)
+
+
+class ThreadLock(RelayLock):
+    """For in-memory test databases, which only this process can see."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held = False
+
+    def acquire(self) -> bool:
+        self._held = self._held or self._lock.acquire(blocking=False)
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._lock.release()
+            self._held = False
+
+
+def lock_for(alias: str) -> RelayLock:
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        return PostgresAdvisoryLock(alias)
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db(name):
+        return FileLock(Path(name + ".relay-lock"))
+    return ThreadLock()
+
+
+def run(
+    aliases: list[str],
+    transport: Transport,
+    *,
+    stop: threading.Event,
+    wake: threading.Event,
+    poll_seconds: float | None = None,
+    listen: bool = False,
+) -> None:
+    """The relay loop: for each database whose lock it holds, relay until empty; then sleep until
+    woken (a commit) or the poll interval passes. Standby for databases whose lock another
+    relay holds. With `listen`, Postgres NOTIFY wakes it within milliseconds of a commit; the
+    poll stays as the safety net. Returns when `stop` is set, after the batch in flight."""
+    poll = poll_seconds if poll_seconds is not None else settings.EVENTS["RELAY_POLL_SECONDS"]
+    relays = {alias: Relay(alias, transport) for alias in aliases}
+    locks = {alias: lock_for(alias) for alias in aliases}
+    active: set[str] = set()
+    if listen:
+        for alias in aliases:
+            if connections[alias].vendor == "postgresql":
+                threading.Thread(target=_listen, args=(alias, wake, stop), daemon=True).start()
+    try:
+        while not stop.is_set():
+            wake.clear()
+            for alias, relay in relays.items():
+                if not locks[alias].acquire():
+                    if alias in active:
+                        log.warning("relay for %s lost its lock; standing by", alias)
+                        active.discard(alias)
+                    continue
+                if alias not in active:
+                    log.info("relay for %s is active", alias)
+                    active.add(alias)
+                try:
+                    relay.relay_pending(stop)
+                except Exception as exc:
+                    # Broker down, database restarting: rows wait in the outbox; try again later.
+                    log.warning("relay for %s failed, will retry: %s", alias, exc)
+                    stop.wait(poll)
+            wake.wait(poll)
+    finally:
+        for lock in locks.values():
+            lock.release()

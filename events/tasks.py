@@ -1,0 +1,18 @@
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from events.models import OutboxEvent
+
+
+@shared_task(name="events.tasks.prune_published_outbox")
+def prune_published_outbox() -> int:
+    """Delete outbox rows published longer ago than the retention period (never unpublished
+    ones). The broker keeps the events; the outbox only has to hold them until acknowledged."""
+    cutoff = timezone.now() - timedelta(hours=settings.EVENTS["OUTBOX_RETENTION_HOURS"])
+    deleted = 0
+    for alias in settings.SERVED_ALIASES:
+        deleted += OutboxEvent.objects.using(alias).filter(published_at__lt=cutoff).delete()[0]
+    return deleted

@@ -1,0 +1,61 @@
+"""The database router that keeps every app inside its own database.
+
+- Each app's models are read from and written to the alias `shop.topology` gives it.
+- Migrations of an app run only on its alias; the `events` app (outbox, inbox, dead letters) is
+  migrated into every alias, because an event must commit with the change that caused it.
+- Relations between objects of different aliases are refused.
+- Events models have no home alias: a query on them without `.using(alias)` raises instead of
+  silently landing in `default`.
+"""
+
+from __future__ import annotations
+
+from shop.topology import ALIAS_FOR_APP, ALIAS_FOR_MODEL, ALL_ALIASES
+
+EVERYWHERE = "events"
+
+
+class CrossDatabaseAccess(RuntimeError):
+    """A query was about to hit a database its model does not live in."""
+
+
+def alias_for(app_label: str, model_name: str) -> str | None:
+    """The one database a model lives in (None for the events models, which live in all)."""
+    if app_label == EVERYWHERE:
+        return None
+    alias = ALIAS_FOR_MODEL.get(f"{app_label}.{model_name}") or ALIAS_FOR_APP.get(app_label)
+    if alias is None:
+        raise CrossDatabaseAccess(f"app {app_label!r} has no database alias; add it to shop/topology.py")
+    return alias
+
+
+class AppDatabaseRouter:
+    def _alias(self, model, hints) -> str:
+        alias = alias_for(model._meta.app_label, model._meta.model_name)
+        if alias is not None:
+            return alias
+        instance = hints.get("instance")
+        if instance is not None and instance._state.db:
+            return instance._state.db
+        raise CrossDatabaseAccess(
+            f"{model.__name__} lives in every app database; say which with .using(alias)"
+        )
+
+    def db_for_read(self, model, **hints):
+        return self._alias(model, hints)
+
+    def db_for_write(self, model, **hints):
+        return self._alias(model, hints)
+
+    def allow_relation(self, obj1, obj2, **hints):
+        # Same database or nothing: a foreign key across apps is a design error, not a query.
+        return obj1._state.db == obj2._state.db
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        if app_label == EVERYWHERE:
+            return db in ALL_ALIASES
+        if app_label not in ALIAS_FOR_APP:
+            return False
+        if model_name is None:  # RunPython/RunSQL: the app's write database
+            return db == ALIAS_FOR_APP[app_label]
+        return db == alias_for(app_label, model_name)

@@ -1,0 +1,262 @@
+"""Settings for every shape of shop: read from the environment (twelve-factor, django-environ).
+
+Defaults are the embedded monolith: one SQLite file per database alias under DATA_DIR, the
+in-process event transport and an in-process Celery worker, so `make run` needs no service.
+Postgres, Kafka and Redis are switched on purely by environment variables. With SHOP_ENV=prod
+the process refuses to start with DEBUG on or with a secret missing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from shop import topology
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+SHOP_ENV = env.str("SHOP_ENV", default="dev")  # dev | test | prod
+if SHOP_ENV not in {"dev", "test", "prod"}:
+    raise ImproperlyConfigured(f"SHOP_ENV must be dev, test or prod, not {SHOP_ENV!r}")
+DEV = SHOP_ENV != "prod"
+DATA_DIR = Path(env.str("SHOP_DATA_DIR", default=str(BASE_DIR / "data")))
+
+
+def _dev_secret(name: str, make) -> str:
+    """A secret for dev and tests only: created once in the git-ignored data folder."""
+    if not DEV:
+        raise ImproperlyConfigured(f"{name} must come from the environment when SHOP_ENV=prod")
+    path = DATA_DIR / name
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text()
+
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _dev_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+DEBUG = env.bool("DJANGO_DEBUG", default=SHOP_ENV == "dev")
+if not DEV and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when SHOP_ENV=prod")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEV else [])
+
+# --- services and databases -------------------------------------------------------------------
+# SHOP_SERVICES selects which services this process is; their aliases are the only databases it
+# can open. Unset = the monolith, which configures them all.
+SHOP_SERVICES = [s.name for s in topology.selected(env.str("SHOP_SERVICES", default=""))]
+SERVED_ALIASES = [a for name in SHOP_SERVICES for a in topology.SERVICES[name].aliases]
+
+
+def _database(alias: str) -> dict:
+    url = env.str(f"DATABASE_URL_{alias.upper()}", default="")
+    if not url:
+        url = f"sqlite:///{DATA_DIR / (alias + '.sqlite3')}"
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the relay thread read while a request writes; IMMEDIATE takes the write lock
+        # at BEGIN, so two writers queue instead of deadlocking on a lock upgrade.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+        config["OPTIONS"] = {"connect_timeout": 5}
+    # No alias depends on another: each is created and torn down on its own.
+    config["TEST"] = {"NAME": env.str(f"TEST_DATABASE_NAME_{alias.upper()}", default=None), "DEPENDENCIES": []}
+    return config
+
+
+DATABASES = {alias: _database(alias) for alias in SERVED_ALIASES}
+if "default" not in DATABASES:
+    # Django insists on a 'default'; a split service gets one that raises on any use.
+    DATABASES["default"] = {}
+DATABASE_ROUTERS = ["shop.routers.AppDatabaseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- apps ---------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "events",
+    "shop.identity",
+    "catalog",
+    "orders",
+    "delivery",
+]
+
+MIDDLEWARE = [
+    "shop.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shop.urls"
+WSGI_APPLICATION = "shop.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if SHOP_ENV == "test":
+    # Hashing dominates a test suite that registers users; security of test users is moot.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Bodies larger than this are refused with 413 before any parsing: no endpoint needs more.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SHOP_MAX_BODY_BYTES", default=64 * 1024)
+
+if not DEV:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- API ----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Stateless: every service verifies the RS256 signature with the public key; no user table.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shop.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "shop API",
+    "DESCRIPTION": "catalog → orders → delivery; the same API in every deployment shape.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+
+def _jwt_keys() -> tuple[str, str]:
+    private = env.str("JWT_PRIVATE_KEY", default="", multiline=True)
+    public = env.str("JWT_PUBLIC_KEY", default="", multiline=True)
+    if public:
+        return private, public
+    if not DEV:
+        raise ImproperlyConfigured("JWT_PUBLIC_KEY (and JWT_PRIVATE_KEY on the identity service) must be set")
+    from shop.identity.keys import generate_pem_pair
+
+    pair = _dev_secret("jwt_rs256.pem", lambda: "\n".join(generate_pem_pair()))
+    marker = "-----BEGIN PUBLIC KEY-----"
+    return pair[: pair.index(marker)].strip() + "\n", pair[pair.index(marker) :]
+
+
+JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = _jwt_keys()
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    # Only the identity service signs; others get an empty private key and can only verify.
+    "SIGNING_KEY": JWT_PRIVATE_KEY or None,
+    "VERIFYING_KEY": JWT_PUBLIC_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ISSUER": "shop",
+    "AUDIENCE": "shop",
+    "TOKEN_OBTAIN_SERIALIZER": "shop.identity.api.serializers.TokenObtainPairSerializer",
+}
+
+# --- events -------------------------------------------------------------------------------------
+EVENTS = {
+    # local: in-process dispatch (the monolith); kafka: a real broker.
+    "TRANSPORT": env.str("EVENTS_TRANSPORT", default="local"),
+    "KAFKA_BOOTSTRAP_SERVERS": env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"]),
+    "RELAY_BATCH_SIZE": env.int("EVENTS_RELAY_BATCH_SIZE", default=500),
+    "RELAY_POLL_SECONDS": env.float("EVENTS_RELAY_POLL_SECONDS", default=1.0),
+    # The web process relays in a background thread woken on commit (the monolith). Off where a
+    # separate relay process does it, and in tests, which drain explicitly.
+    "RELAY_IN_PROCESS": env.bool("EVENTS_RELAY_IN_PROCESS", default=SHOP_ENV == "dev"),
+    "HANDLER_ATTEMPTS": env.int("EVENTS_HANDLER_ATTEMPTS", default=4),
+    "HANDLER_BACKOFF_SECONDS": env.float("EVENTS_HANDLER_BACKOFF_SECONDS", default=0.05),
+    "OUTBOX_RETENTION_HOURS": env.int("EVENTS_OUTBOX_RETENTION_HOURS", default=72),
+}
+
+# --- Celery -------------------------------------------------------------------------------------
+# memory:// + an in-process worker thread is the monolith default; Redis when it is set.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=SHOP_ENV == "test")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_IN_PROCESS_WORKER = env.bool(
+    "CELERY_IN_PROCESS_WORKER", default=CELERY_BROKER_URL.startswith("memory://") and SHOP_ENV == "dev"
+)
+CELERY_BEAT_SCHEDULE = {
+    "expire-pending-orders": {"task": "orders.tasks.expire_pending_orders", "schedule": 60.0},
+    "prune-published-outbox": {"task": "events.tasks.prune_published_outbox", "schedule": 3600.0},
+}
+# How long each shipment step takes before the next (seconds); short in dev for a quick demo.
+DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
+ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)
+
+# --- logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "shop.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "shop.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEV else "json"),
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"kafka": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,66 @@
+"""Which service owns which app, database aliases and URLs.
+
+This is the single place that knows how the monolith splits. `SHOP_SERVICES` (a comma-separated
+list of service names, unset = all) selects what one process serves: its URLs, the database
+aliases it configures (a service cannot open another service's database at all) and the event
+handlers its consumers run. Settings, URLconf, router and consumers all read from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    apps: tuple[str, ...]  # app labels whose models and handlers belong to this service
+    aliases: tuple[str, ...]  # database aliases the service owns (first = its write database)
+    url_prefix: str  # what the gateway routes here
+    urlconf: str
+
+
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service(
+            name="shop",
+            apps=("identity", "auth", "contenttypes", "sessions", "admin"),
+            aliases=("default",),
+            url_prefix="/api/auth/",
+            urlconf="shop.identity.api.urls",
+        ),
+        Service("catalog", ("catalog",), ("catalog",), "/api/catalog/", "catalog.api.urls"),
+        Service(
+            "orders", ("orders",), ("orders", "orders_read"), "/api/orders/", "orders.api.urls"
+        ),
+        Service("delivery", ("delivery",), ("delivery",), "/api/delivery/", "delivery.api.urls"),
+    )
+}
+
+# The app label -> database alias map the router enforces. Apps not listed here have no
+# database of their own; `events` is special: its tables live in every alias.
+ALIAS_FOR_APP: dict[str, str] = {
+    app: service.aliases[0] for service in SERVICES.values() for app in service.apps
+}
+# Models that live apart from their app's write database: the orders read side (CQRS).
+ALIAS_FOR_MODEL: dict[str, str] = {"orders.ordersummary": "orders_read"}
+ALL_ALIASES: tuple[str, ...] = tuple(a for s in SERVICES.values() for a in s.aliases)
+
+
+def selected(names: str | None) -> list[Service]:
+    """The services named in a SHOP_SERVICES value (None or empty = all of them)."""
+    if not names:
+        return list(SERVICES.values())
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - SERVICES.keys())
+    if unknown:
+        raise ValueError(f"SHOP_SERVICES names unknown services {unknown}; known: {sorted(SERVICES)}")
+    return [SERVICES[n] for n in wanted]
+
+
+def service_for_alias(alias: str) -> Service:
+    for service in SERVICES.values():
+        if alias in service.aliases:
+            return service
+    raise KeyError(alias)
