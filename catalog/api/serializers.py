@@ -1,0 +1,67 @@
+"""Product representation. Validation here gives field-level 400s; the services re-check the
+same rules (catalog/services.py), so a write that skips the API cannot break them either."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from catalog.models import MAX_PRICE, MAX_STOCK, NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
+from catalog.services import CURRENCY_RE, SKU_RE
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d{1,7}(?:\.\d{1,2})?$",
+        "example": "14.00",
+        "description": f"Amount with at most two decimals, 0 to {MAX_PRICE}; returned with exactly two.",
+    }
+)
+class MoneyField(serializers.DecimalField):
+    """A non-negative amount of money; the auto-schema would allow a sign and any scale."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE, **kwargs)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    sku = serializers.RegexField(
+        rf"^{SKU_RE.pattern}\Z",
+        max_length=SKU_MAX_LENGTH,
+        error_messages={
+            "invalid": "Use only letters, digits, '.', '_' and '-', starting with a letter or digit."
+        },
+        validators=[
+            UniqueValidator(queryset=Product.objects.all(), message="A product with this SKU already exists.")
+        ],
+    )
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    # Money is a string with two decimals on the wire, never a float.
+    price = MoneyField()
+    currency = serializers.RegexField(
+        rf"^{CURRENCY_RE.pattern}\Z",
+        required=False,
+        error_messages={"invalid": "Use a 3-letter ISO 4217 code in capitals, e.g. EUR."},
+    )
+    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
+    active = serializers.BooleanField(required=False)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "description",
+            "price",
+            "currency",
+            "stock",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]

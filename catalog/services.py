@@ -1,0 +1,510 @@
+"""Catalog commands: products and the stock reserved for orders.
+
+Every command runs in one transaction on the catalog database and publishes its events inside
+it, so a change and its event commit (or roll back) together. Commands take keyword-only
+arguments and raise a CatalogError subclass when they cannot be carried out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.apps import ALIAS
+from catalog.models import (
+    DEFAULT_CURRENCY,
+    MAX_PRICE,
+    MAX_STOCK,
+    NAME_MAX_LENGTH,
+    SKU_MAX_LENGTH,
+    Product,
+    ReservationLine,
+    StockReservation,
+)
+from events import publish
+
+PRODUCT_CREATED = "shop.catalog.product_created.v1"
+PRODUCT_UPDATED = "shop.catalog.product_updated.v1"
+PRICE_CHANGED = "shop.catalog.price_changed.v1"
+STOCK_RESERVED = "shop.catalog.stock_reserved.v1"
+STOCK_REJECTED = "shop.catalog.stock_rejected.v1"
+STOCK_RELEASED = "shop.catalog.stock_released.v1"
+
+# Matched with fullmatch(): `$` would let a trailing newline through.
+SKU_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+CURRENCY_RE = re.compile(r"[A-Z]{3}")
+# The event schemas cap one line's quantity at this; a problem report stays within it.
+MAX_LINE_QUANTITY = 1000
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class CatalogError(Exception):
+    """A catalog command could not be carried out; nothing was written."""
+
+
+class ProductNotFound(CatalogError):
+    def __init__(self, product_id: int):
+        super().__init__(f"no product with id {product_id}")
+        self.product_id = product_id
+
+
+class InvalidProduct(CatalogError):
+    """Product fields that break a catalog rule; `errors` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+class DuplicateSku(InvalidProduct):
+    def __init__(self, sku: str):
+        super().__init__({"sku": f"A product with SKU {sku!r} already exists."})
+        self.sku = sku
+
+
+class InvalidReservation(CatalogError):
+    """A reservation request that no stock level could satisfy (no lines, bad quantities)."""
+
+
+# --- products ---------------------------------------------------------------------------------
+
+
+def create_product(
+    *,
+    sku: str,
+    name: str,
+    price: Decimal | str | int,
+    currency: str = DEFAULT_CURRENCY,
+    stock: int = 0,
+    description: str = "",
+    active: bool = True,
+) -> Product:
+    """Add a product and publish `product_created`.
+
+    Raises InvalidProduct (DuplicateSku for a taken SKU) and then writes nothing.
+    """
+    fields = clean_product_fields(
+        {
+            "sku": sku,
+            "name": name,
+            "price": price,
+            "currency": currency,
+            "stock": stock,
+            "description": description,
+            "active": active,
+        }
+    )
+    with transaction.atomic(using=ALIAS):
+        if Product.objects.filter(sku=fields["sku"]).exists():
+            raise DuplicateSku(fields["sku"])
+        product = Product(**fields)
+        _save(product)
+        publish(PRODUCT_CREATED, key=product.pk, data=product_state(product), using=ALIAS)
+    return product
+
+
+def update_product(
+    *,
+    product_id: int,
+    sku: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    price: Decimal | str | int | None = None,
+    currency: str | None = None,
+    stock: int | None = None,
+    active: bool | None = None,
+) -> Product:
+    """Change the given fields (None = leave as is) of a product.
+
+    Publishes `product_updated` with the product's whole state if anything changed, and also
+    `price_changed` if its price (amount or currency) changed. Changing nothing publishes
+    nothing. Raises ProductNotFound or InvalidProduct, and then writes nothing.
+    """
+    given = {
+        "sku": sku,
+        "name": name,
+        "description": description,
+        "price": price,
+        "currency": currency,
+        "stock": stock,
+        "active": active,
+    }
+    fields = clean_product_fields({k: v for k, v in given.items() if v is not None})
+    with transaction.atomic(using=ALIAS):
+        product = _locked_product(product_id)
+        changed = {k: v for k, v in fields.items() if getattr(product, k) != v}
+        if not changed:
+            return product
+        if "sku" in changed and Product.objects.filter(sku=changed["sku"]).exclude(pk=product.pk).exists():
+            raise DuplicateSku(changed["sku"])
+        old_price, old_currency = product.price, product.currency
+        for name_, value in changed.items():
+            setattr(product, name_, value)
+        _save(product, update_fields=[*changed, "updated_at"])
+        publish(PRODUCT_UPDATED, key=product.pk, data=product_state(product), using=ALIAS)
+        if product.price != old_price or product.currency != old_currency:
+            publish(
+                PRICE_CHANGED,
+                key=product.pk,
+                data={
+                    "product_id": product.pk,
+                    "old_price": _money(old_price),
+                    "new_price": _money(product.price),
+                    "currency": product.currency,
+                },
+                using=ALIAS,
+            )
+    return product
+
+
+def deactivate_product(*, product_id: int) -> Product:
+    """Take a product off sale (it is kept: past reservations refer to it).
+
+    Publishes `product_updated` with `active: false`; deactivating an inactive product changes
+    and publishes nothing. Raises ProductNotFound.
+    """
+    return update_product(product_id=product_id, active=False)
+
+
+def product_state(product: Product) -> dict[str, Any]:
+    """The product as the product_created / product_updated events carry it."""
+    return {
+        "product_id": product.pk,
+        "sku": product.sku,
+        "name": product.name,
+        "price": _money(product.price),
+        "currency": product.currency,
+        "active": product.active,
+    }
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+class StockLine(NamedTuple):
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockProblem:
+    """Why one product of an order could not be reserved."""
+
+    product_id: int
+    problem: str  # unknown_product | inactive | insufficient_stock (the event schema's enum)
+    requested: int
+    sku: str | None = None
+    available: int | None = None
+
+    def describe(self) -> str:
+        if self.problem == "unknown_product":
+            return f"unknown product {self.product_id}"
+        if self.problem == "inactive":
+            return f"{self.sku} is no longer for sale"
+        return f"insufficient stock for {self.sku} (requested {self.requested}, available {self.available})"
+
+    def as_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"product_id": self.product_id, "problem": self.problem}
+        # Several lines of one product add up and may exceed the schema's per-line maximum;
+        # the reason text still carries the real number.
+        if self.requested <= MAX_LINE_QUANTITY:
+            data["requested"] = self.requested
+        if self.available is not None:
+            data["available"] = self.available
+        return data
+
+
+@dataclass(frozen=True)
+class ReservationResult:
+    """What reserve_stock() decided for an order."""
+
+    reserved: bool  # the order holds (or, if repeated and since released, held) a reservation
+    reservation: StockReservation | None = None
+    problems: tuple[StockProblem, ...] = ()
+    repeated: bool = False  # the order already had a reservation: nothing was done
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(p.describe() for p in self.problems)
+
+
+class _Shortage(Exception):
+    """A conditional decrement matched no row: undo the reservation's savepoint."""
+
+
+def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> ReservationResult:
+    """Reserve every line of an order, or none of them.
+
+    Publishes `stock_reserved` (and records a StockReservation) or `stock_rejected` with the
+    reason and one problem per product that could not be reserved; a rejection changes no stock.
+    Never oversells, whatever runs concurrently: each decrement is a conditional
+    `UPDATE ... SET stock = stock - qty WHERE stock >= qty AND active`, all inside a savepoint
+    that a single shortage rolls back, and rows are taken in product_id order so two orders
+    sharing products queue rather than deadlock. Idempotent per order: if the order already has
+    a reservation (reserved or released) nothing changes and nothing is published.
+    Raises InvalidReservation for no lines or non-positive quantities.
+    """
+    lines = [StockLine(int(product_id), int(quantity)) for product_id, quantity in lines]
+    if not lines:
+        raise InvalidReservation(f"order {order_id}: a reservation needs at least one line")
+    if any(line.quantity < 1 or line.product_id < 1 for line in lines):
+        raise InvalidReservation(f"order {order_id}: product ids and quantities must be positive")
+    wanted = _per_product(lines)
+    with transaction.atomic(using=ALIAS):
+        existing = StockReservation.objects.filter(order_id=order_id).first()
+        if existing is not None:
+            return ReservationResult(reserved=True, reservation=existing, repeated=True)
+        # Row locks (where the database has them) in product_id order: a consistent view for the
+        # problem report, and no lock-order deadlock between two orders.
+        products = _products_locked(wanted)
+        problems = _problems(wanted, products)
+        reservation = None
+        if not problems:
+            try:
+                reservation = _take(order_id, lines, wanted)
+            except _Shortage as shortage:
+                # Only reachable without row locks (the stock moved after we looked): report what
+                # is there now, and at least the product that ran short.
+                products = _products_locked(wanted)
+                problems = _problems(wanted, products) or _shortage_problem(shortage, wanted, products)
+        if problems:
+            result = ReservationResult(reserved=False, problems=tuple(problems))
+            publish(
+                STOCK_REJECTED,
+                key=order_id,
+                data={
+                    "order_id": order_id,
+                    "reason": result.reason,
+                    "problems": [p.as_data() for p in problems],
+                },
+                using=ALIAS,
+            )
+            return result
+        publish(
+            STOCK_RESERVED,
+            key=order_id,
+            data={"order_id": order_id, "lines": _lines_data(lines)},
+            using=ALIAS,
+        )
+        return ReservationResult(reserved=True, reservation=reservation)
+
+
+def release_stock(*, order_id: int) -> StockReservation | None:
+    """Give back the stock reserved for an order and publish `stock_released`.
+
+    Exactly once: only a RESERVED reservation is released, and the status change is itself a
+    conditional UPDATE, so a repeated or concurrent release finds nothing to do. An order
+    without a reservation (rejected, or never seen) is a no-op. Returns the released
+    reservation, or None if nothing was released.
+    """
+    with transaction.atomic(using=ALIAS):
+        released = StockReservation.objects.filter(
+            order_id=order_id, status=StockReservation.Status.RESERVED
+        ).update(status=StockReservation.Status.RELEASED, released_at=timezone.now())
+        if not released:
+            return None
+        reservation = StockReservation.objects.get(order_id=order_id)
+        lines = [StockLine(line.product_id, line.quantity) for line in reservation.lines.order_by("id")]
+        for product_id, quantity in _per_product(lines).items():
+            Product.objects.filter(pk=product_id).update(stock=F("stock") + quantity)
+        publish(
+            STOCK_RELEASED,
+            key=order_id,
+            data={"order_id": order_id, "lines": _lines_data(lines)},
+            using=ALIAS,
+        )
+    return reservation
+
+
+# --- internals --------------------------------------------------------------------------------
+
+
+def _take(order_id: int, lines: list[StockLine], wanted: dict[int, int]) -> StockReservation:
+    # A savepoint: a shortage on a later product undoes the decrements already made.
+    with transaction.atomic(using=ALIAS):
+        reservation = StockReservation.objects.create(order_id=order_id)
+        for product_id, quantity in wanted.items():
+            taken = Product.objects.filter(pk=product_id, active=True, stock__gte=quantity).update(
+                stock=F("stock") - quantity
+            )
+            if taken != 1:
+                raise _Shortage(product_id)
+        ReservationLine.objects.bulk_create(
+            ReservationLine(reservation=reservation, product_id=line.product_id, quantity=line.quantity)
+            for line in lines
+        )
+    return reservation
+
+
+def _per_product(lines: Iterable[StockLine]) -> dict[int, int]:
+    """Quantities summed per product, in product_id order (the order rows are locked in)."""
+    totals: dict[int, int] = {}
+    for line in lines:
+        totals[line.product_id] = totals.get(line.product_id, 0) + line.quantity
+    return dict(sorted(totals.items()))
+
+
+def _products_locked(wanted: dict[int, int]) -> dict[int, Product]:
+    rows = Product.objects.select_for_update().filter(pk__in=list(wanted)).order_by("pk")
+    return {product.pk: product for product in rows}
+
+
+def _problems(wanted: dict[int, int], products: dict[int, Product]) -> list[StockProblem]:
+    problems = []
+    for product_id, quantity in wanted.items():
+        product = products.get(product_id)
+        if product is None:
+            problems.append(StockProblem(product_id, "unknown_product", quantity))
+        elif not product.active:
+            problems.append(StockProblem(product_id, "inactive", quantity, sku=product.sku))
+        elif product.stock < quantity:
+            problems.append(
+                StockProblem(
+                    product_id, "insufficient_stock", quantity, sku=product.sku, available=product.stock
+                )
+            )
+    return problems
+
+
+def _shortage_problem(
+    shortage: _Shortage, wanted: dict[int, int], products: dict[int, Product]
+) -> list[StockProblem]:
+    (product_id,) = shortage.args
+    product = products.get(product_id)
+    if product is None:
+        return [StockProblem(product_id, "unknown_product", wanted[product_id])]
+    return [
+        StockProblem(
+            product_id, "insufficient_stock", wanted[product_id], sku=product.sku, available=product.stock
+        )
+    ]
+
+
+def _lines_data(lines: list[StockLine]) -> list[dict[str, int]]:
+    return [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]
+
+
+def _locked_product(product_id: int) -> Product:
+    try:
+        return Product.objects.select_for_update().get(pk=product_id)
+    except (Product.DoesNotExist, ValueError, TypeError):
+        raise ProductNotFound(product_id) from None
+
+
+def _save(product: Product, update_fields: list[str] | None = None) -> None:
+    # A savepoint, so a SKU taken by a concurrent transaction surfaces as DuplicateSku.
+    try:
+        with transaction.atomic(using=ALIAS):
+            product.save(update_fields=update_fields)
+    except IntegrityError:
+        if Product.objects.filter(sku=product.sku).exclude(pk=product.pk).exists():
+            raise DuplicateSku(product.sku) from None
+        raise
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def clean_product_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The given product fields checked and normalised against the catalog's rules.
+
+    Raises InvalidProduct naming every field that breaks a rule. Used by the commands and by
+    forms (the admin) that want the same messages before calling them.
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            clean[name] = _CLEANERS[name](value)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise InvalidProduct(errors)
+    return clean
+
+
+def _clean_sku(value: Any) -> str:
+    sku = str(value).strip()
+    if not sku:
+        raise ValueError("SKU may not be blank.")
+    if len(sku) > SKU_MAX_LENGTH:
+        raise ValueError(f"SKU may have at most {SKU_MAX_LENGTH} characters.")
+    if not SKU_RE.fullmatch(sku):
+        raise ValueError(
+            "SKU may contain only letters, digits, '.', '_' and '-', starting with a letter or digit."
+        )
+    return sku
+
+
+def _clean_name(value: Any) -> str:
+    name = str(value).strip()
+    if not name:
+        raise ValueError("Name may not be blank.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValueError(f"Name may have at most {NAME_MAX_LENGTH} characters.")
+    return name
+
+
+def _clean_price(value: Any) -> Decimal:
+    if isinstance(value, (float, bool)):
+        # Floats cannot hold cents exactly; money arrives as Decimal or a string.
+        raise ValueError("Price must be a decimal amount, not a float.")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("Price must be a decimal amount.") from None
+    if not price.is_finite():
+        raise ValueError("Price must be a decimal amount.")
+    if price < 0:
+        raise ValueError("Price may not be negative.")
+    if price > MAX_PRICE:
+        raise ValueError(f"Price may be at most {MAX_PRICE}.")
+    if price.as_tuple().exponent < -2 and price != price.quantize(Decimal("0.01")):
+        raise ValueError("Price may have at most 2 decimal places.")
+    return price.quantize(Decimal("0.01"))
+
+
+def _clean_currency(value: Any) -> str:
+    currency = str(value)
+    if not CURRENCY_RE.fullmatch(currency):
+        raise ValueError("Currency must be a 3-letter ISO 4217 code in capitals, e.g. EUR.")
+    return currency
+
+
+def _clean_stock(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("Stock must be a whole number.")
+    if not 0 <= value <= MAX_STOCK:
+        raise ValueError(f"Stock must be between 0 and {MAX_STOCK}.")
+    return value
+
+
+def _clean_description(value: Any) -> str:
+    return str(value).strip()
+
+
+def _clean_active(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Active must be true or false.")
+    return value
+
+
+_CLEANERS = {
+    "sku": _clean_sku,
+    "name": _clean_name,
+    "price": _clean_price,
+    "currency": _clean_currency,
+    "stock": _clean_stock,
+    "description": _clean_description,
+    "active": _clean_active,
+}
