@@ -1,0 +1,62 @@
+"""Admin for orders. Orders and snapshots change only through services and events (so every
+change is announced); the admin shows them and cancels through the same service."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from orders import services
+from orders.models import Order, OrderLine, ProductSnapshot
+
+
+class ReadOnlyAdminMixin:
+    # An edit here would bypass the service and publish no event: the saga would never hear of it.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["product_id", "sku", "name", "unit_price", "quantity"]
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "customer_id", "status", "total", "currency", "created_at", "updated_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["=id", "=customer_id", "tracking_code"]
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline]
+    actions = ["cancel_orders"]
+
+    @admin.action(description="Cancel selected orders (publishes order_cancelled)")
+    def cancel_orders(self, request, queryset):
+        cancelled = 0
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                services.cancel_order(order_id=order_id, reason="cancelled by staff")
+                cancelled += 1
+            except services.OrderError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{cancelled} order(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(ProductSnapshot)
+class ProductSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["product_id", "sku", "name", "price", "currency", "active", "updated_at"]
+    list_filter = ["active", "currency"]
+    search_fields = ["=product_id", "sku", "name"]
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["order", "product_id", "sku", "name", "unit_price", "quantity"]
+    search_fields = ["=order__id", "=product_id", "sku"]

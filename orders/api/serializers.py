@@ -1,0 +1,94 @@
+"""Shapes of the orders API: what a request may contain, and how an order is shown.
+
+Input serializers check types and bounds only; business rules (known, active products, one
+currency, prices) live in services.place_order, whose errors come back in the same shape.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, Order, OrderLine
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that is a JSON number without a fraction: DRF's IntegerField would accept
+    "3", 3.0 and "3.0"; a quantity or an id sent as anything else is a client bug, so say so."""
+
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text that was sent as a JSON string (DRF's CharField would turn 12 or true into text)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    product_id = StrictIntegerField(min_value=1)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class PlaceOrderSerializer(serializers.Serializer):
+    """Body of POST /api/orders/. Anything else in it (a customer id, a price) is ignored."""
+
+    lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    shipping_address = StrictCharField(max_length=MAX_ADDRESS_LENGTH)
+
+    def validate_lines(self, lines):
+        seen: set[int] = set()
+        errors = {}
+        for index, line in enumerate(lines):
+            if line["product_id"] in seen:
+                errors[index] = {
+                    "product_id": [f"Product {line['product_id']} is on more than one line; combine them."]
+                }
+            seen.add(line["product_id"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return lines
+
+
+class CancelOrderSerializer(serializers.Serializer):
+    """Body of POST /api/orders/{id}/cancel/ (optional)."""
+
+    reason = StrictCharField(max_length=MAX_ADDRESS_LENGTH, required=False, allow_blank=True)
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = OrderLine
+        fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "customer_id",
+            "status",
+            "status_reason",
+            "currency",
+            "total",
+            "shipping_address",
+            "shipment_id",
+            "tracking_code",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,9 @@
+from rest_framework.routers import SimpleRouter
+
+from orders.api.views import OrderViewSet
+
+router = SimpleRouter(trailing_slash=True)
+# Mounted at /api/orders/ by shop/urls.py, so the collection is this prefix itself.
+router.register("", OrderViewSet, basename="order")
+
+urlpatterns = router.urls
