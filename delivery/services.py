@@ -1,0 +1,200 @@
+"""Commands of delivery: create, advance and cancel shipments.
+
+Each command runs in one transaction on the `delivery` database and publishes its event inside
+it, so a status change and its event commit (or roll back) together. Automatic progression is
+scheduled with transaction.on_commit: a step is never enqueued for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
+from events import publish
+from shop.topology import ALIAS_FOR_APP
+
+log = logging.getLogger(__name__)
+
+ALIAS = ALIAS_FOR_APP["delivery"]
+
+# The only legal forward steps. CANCELLED is reached through cancel_shipment(), never advanced to.
+NEXT_STATUS: dict[str, str] = {
+    ShipmentStatus.CREATED: ShipmentStatus.PICKED_UP,
+    ShipmentStatus.PICKED_UP: ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.IN_TRANSIT: ShipmentStatus.DELIVERED,
+}
+ADVANCE_TARGETS: tuple[str, ...] = tuple(NEXT_STATUS.values())
+
+EVENT_FOR_STATUS: dict[str, str] = {
+    ShipmentStatus.CREATED: "shop.delivery.shipment_created.v1",
+    ShipmentStatus.PICKED_UP: "shop.delivery.shipment_picked_up.v1",
+    ShipmentStatus.IN_TRANSIT: "shop.delivery.shipment_in_transit.v1",
+    ShipmentStatus.DELIVERED: "shop.delivery.shipment_delivered.v1",
+    ShipmentStatus.CANCELLED: "shop.delivery.shipment_cancelled.v1",
+}
+
+
+class DeliveryError(Exception):
+    """Base of delivery's domain errors."""
+
+
+class ShipmentNotFound(DeliveryError):
+    pass
+
+
+class IllegalTransition(DeliveryError):
+    """The shipment's current status does not allow the requested step (API: 409)."""
+
+    def __init__(self, reason: str, *, current: str, requested: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.current = current
+        self.requested = requested
+
+
+def create_shipment(*, order_id: int, customer_id: int, address: str) -> Shipment:
+    """Create the shipment of a confirmed order, or return the one it already has.
+
+    Idempotent per order_id (unique in the database): a second call, even racing the first,
+    writes nothing and publishes nothing. A new shipment records its CREATED history row,
+    publishes `shipment_created` and, once committed, schedules the first automatic step.
+    """
+    with transaction.atomic(using=ALIAS):
+        existing = Shipment.objects.filter(order_id=order_id).first()
+        if existing is not None:
+            return existing
+        try:
+            # Savepoint: losing an insert race must not poison the caller's transaction.
+            with transaction.atomic(using=ALIAS):
+                shipment = Shipment.objects.create(
+                    order_id=order_id, customer_id=customer_id, address=address
+                )
+        except IntegrityError:
+            existing = Shipment.objects.filter(order_id=order_id).first()
+            if existing is None:  # the constraint that failed was not order_id's
+                raise
+            return existing
+        _record(shipment, ShipmentStatus.CREATED, note="order confirmed")
+        _schedule_step(shipment.id, ShipmentStatus.CREATED)
+    return shipment
+
+
+def advance_shipment(
+    *,
+    shipment_id: int,
+    to_status: str | None = None,
+    expected_from: str | None = None,
+    schedule_next: bool = False,
+) -> Shipment:
+    """Move a shipment one step forward (to `to_status`, default: the next status).
+
+    Legal steps only: CREATED -> PICKED_UP -> IN_TRANSIT -> DELIVERED, one at a time; anything
+    else raises IllegalTransition and writes nothing. With `expected_from`, the step happens only
+    if the shipment is still in that status (how a duplicate or late task becomes a no-op).
+    Records the history row and publishes the step's event in one transaction. With
+    `schedule_next` (the automatic progression), the following step is scheduled after commit;
+    a manual step (the staff API) does not, which leaves any pending automatic step stale.
+    Raises ShipmentNotFound.
+    """
+    with transaction.atomic(using=ALIAS):
+        # The row lock serializes concurrent steps on one shipment (a task and the staff API).
+        shipment = Shipment.objects.select_for_update().filter(pk=shipment_id).first()
+        if shipment is None:
+            raise ShipmentNotFound(f"shipment {shipment_id} does not exist")
+        current = shipment.status
+        if expected_from is not None and current != expected_from:
+            raise IllegalTransition(
+                f"shipment is {current}, not {expected_from}: this step already happened or was overtaken",
+                current=current,
+                requested=to_status,
+            )
+        target = NEXT_STATUS.get(current)
+        if target is None:
+            raise IllegalTransition(
+                f"a {current} shipment cannot move any further", current=current, requested=to_status
+            )
+        if to_status is not None and to_status != target:
+            raise IllegalTransition(
+                f"a {current} shipment can only move to {target}, not {to_status}",
+                current=current,
+                requested=to_status,
+            )
+        shipment.status = target
+        shipment.save(update_fields=["status", "updated_at"])
+        _record(shipment, target, note="automatic progression" if schedule_next else "")
+        if schedule_next and target in NEXT_STATUS:
+            _schedule_step(shipment.id, target)
+    return shipment
+
+
+def cancel_shipment(*, order_id: int) -> Shipment | None:
+    """Cancel the shipment of a cancelled order if it has not been picked up yet.
+
+    - no shipment: nothing to do (the order was cancelled before it was confirmed); returns None;
+    - CREATED: -> CANCELLED, history row, `shipment_cancelled`; the pending automatic step then
+      finds the shipment no longer CREATED and does nothing;
+    - already CANCELLED: nothing (idempotent, no second event);
+    - picked up or later: left as it is, logged.
+
+    Race, by design of the choreography: orders accepts a cancel while it believes the order is
+    CONFIRMED, but it learns about the pickup only when `shipment_picked_up` reaches it. A pickup
+    that happened before this cancel arrived cannot be undone here; delivery stays the source of
+    truth for the parcel and keeps delivering it, and orders ignores the shipment's events for a
+    cancelled order. Reconciling that (a return or refund) is a business process outside this
+    service, hence the warning in the log rather than an error that would only park the event.
+    """
+    with transaction.atomic(using=ALIAS):
+        shipment = Shipment.objects.select_for_update().filter(order_id=order_id).first()
+        if shipment is None:
+            log.info("order %s cancelled before any shipment existed: nothing to cancel", order_id)
+            return None
+        if shipment.status == ShipmentStatus.CANCELLED:
+            return shipment
+        if shipment.status != ShipmentStatus.CREATED:
+            log.warning(
+                "order %s was cancelled but shipment %s is already %s: leaving it",
+                order_id,
+                shipment.tracking_code,
+                shipment.status,
+            )
+            return shipment
+        shipment.status = ShipmentStatus.CANCELLED
+        shipment.save(update_fields=["status", "updated_at"])
+        _record(shipment, ShipmentStatus.CANCELLED, note="order cancelled")
+    return shipment
+
+
+def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatusChange:
+    """The history row of a status the shipment just reached, and the event announcing it."""
+    change = ShipmentStatusChange.objects.create(
+        shipment=shipment, status=status, at=timezone.now(), note=note
+    )
+    publish(
+        EVENT_FOR_STATUS[status],
+        key=shipment.id,
+        data={
+            "shipment_id": shipment.id,
+            "order_id": shipment.order_id,
+            "tracking_code": shipment.tracking_code,
+            "at": change.at.isoformat(),
+        },
+        using=ALIAS,
+    )
+    return change
+
+
+def _schedule_step(shipment_id: int, expected_status: str) -> None:
+    """Enqueue the automatic step out of `expected_status`, after the current transaction commits."""
+    # Imported here: tasks.py calls into this module, and the task is only needed at commit time.
+    from delivery.tasks import progress_shipment
+
+    def enqueue() -> None:
+        progress_shipment.apply_async(
+            args=[shipment_id, str(expected_status)], countdown=settings.DELIVERY_STEP_SECONDS
+        )
+
+    transaction.on_commit(enqueue, using=ALIAS)
