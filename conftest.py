@@ -31,8 +31,10 @@ def drain():
 def _make_user(django_user_model, *, staff: bool = False):
     n = next(_usernames)
     return django_user_model.objects.create_user(
-        username=f"{'staff' if staff else 'customer'}{n}", email=f"user{n}@example.com",
-        password="correct-horse-battery", is_staff=staff,
+        username=f"{'staff' if staff else 'customer'}{n}",
+        email=f"user{n}@example.com",
+        password="correct-horse-battery",
+        is_staff=staff,
     )
 
 
@@ -80,3 +82,16 @@ def other_api(other_customer):
 @pytest.fixture
 def staff_api(staff):
     return client_for(staff)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_database_folder():
+    """The per-process SQLite test folder (see settings) goes when the session ends."""
+    yield
+    import shutil
+
+    for alias in settings.DATABASES.values():
+        name = str(alias.get("TEST", {}).get("NAME") or "")
+        if f"{settings.DATA_DIR}/test/" in name:
+            shutil.rmtree(name.rsplit("/", 1)[0], ignore_errors=True)
+            break

@@ -72,7 +72,9 @@ def deliver(event: Event, handler: Handler, *, attempts: int | None = None) -> O
             return park(event, handler, error=str(exc), attempts=attempt)
         except Exception as exc:
             metrics.HANDLER_FAILURES.labels(handler.name).inc()
-            log.warning("handler %s failed on %s (attempt %d/%d): %s", handler.name, event.id, attempt, attempts, exc)
+            log.warning(
+                "handler %s failed on %s (attempt %d/%d): %s", handler.name, event.id, attempt, attempts, exc
+            )
             if attempt == attempts:
                 return park(event, handler, error=_describe(exc), attempts=attempt)
             time.sleep(backoff * 2 ** (attempt - 1))
@@ -99,7 +101,14 @@ def park(event: Event, handler: Handler, *, error: str, attempts: int) -> Outcom
     )
     metrics.HANDLED.labels(handler.name, Outcome.PARKED.value).inc()
     metrics.DEAD_LETTERS.labels(handler.name).inc()
-    log.error("parked %s %s for %s after %d attempt(s): %s", event.type, event.id, handler.name, attempts, error.splitlines()[0] if error else "")
+    log.error(
+        "parked %s %s for %s after %d attempt(s): %s",
+        event.type,
+        event.id,
+        handler.name,
+        attempts,
+        error.splitlines()[0] if error else "",
+    )
     return Outcome.PARKED
 
 

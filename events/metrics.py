@@ -12,4 +12,6 @@ OUTBOX_OLDEST_AGE = Gauge("shop_outbox_oldest_age_seconds", "Age of the oldest u
 HANDLED = Counter("shop_events_handled_total", "Events handled, by outcome", ["handler", "outcome"])
 HANDLER_FAILURES = Counter("shop_handler_failures_total", "Handler attempts that raised", ["handler"])
 DEAD_LETTERS = Counter("shop_dead_letters_total", "Events parked as dead letters", ["handler"])
-CONSUMER_LAG = Gauge("shop_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "shop_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
+)

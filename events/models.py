@@ -78,7 +78,9 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["event_id", "handler"], name="dead_letter_once_per_handler")]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "handler"], name="dead_letter_once_per_handler")
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} → {self.handler} ({self.status})"

@@ -182,8 +182,13 @@ def _pg_connect(alias: str):
 
     s = connections[alias].settings_dict
     return psycopg.connect(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"], host=s["HOST"] or None,
-        port=s["PORT"] or None, autocommit=True, connect_timeout=5,
+        dbname=s["NAME"],
+        user=s["USER"],
+        password=s["PASSWORD"],
+        host=s["HOST"] or None,
+        port=s["PORT"] or None,
+        autocommit=True,
+        connect_timeout=5,
     )
 
 
@@ -227,7 +232,7 @@ def lock_for(alias: str) -> RelayLock:
     if connection.vendor == "postgresql":
         return PostgresAdvisoryLock(alias)
     name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db(name):
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
         return FileLock(Path(name + ".relay-lock"))
     return ThreadLock()
 

@@ -35,8 +35,17 @@ def start() -> None:
         from events.transports import get_transport
 
         def loop() -> None:
-            transport = get_transport()
-            relay.run(settings.SERVED_ALIASES, transport, stop=_stop, wake=_wake)
+            # The thread must outlive any bug or outage: a dead relay thread would silently
+            # stop the saga while the API keeps accepting orders.
+            while not _stop.is_set():
+                transport = get_transport()
+                try:
+                    relay.run(settings.SERVED_ALIASES, transport, stop=_stop, wake=_wake)
+                except Exception:
+                    log.exception("in-process relay crashed; restarting in 1s")
+                    _stop.wait(1.0)
+                finally:
+                    transport.close()
 
         _thread = threading.Thread(target=loop, name="shop-relay", daemon=True)
         _thread.start()

@@ -29,4 +29,6 @@ def readyz(request):
 
         checks["broker"] = "ok" if broker_reachable() else "error: unreachable"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ready" if ready else "unready", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "unready", "checks": checks}, status=200 if ready else 503
+    )

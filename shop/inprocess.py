@@ -26,8 +26,13 @@ def _start_celery_worker() -> None:
 
     # A solo-pool worker in a daemon thread; the memory broker only exists inside this process.
     worker = app.WorkController(
-        pool_cls="solo", concurrency=1, loglevel="WARNING", without_heartbeat=True,
-        without_mingle=True, without_gossip=True, beat=True,
+        pool_cls="solo",
+        concurrency=1,
+        loglevel="WARNING",
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        beat=True,
         schedule_filename=str(settings.DATA_DIR / "celerybeat-schedule"),
     )
     threading.Thread(target=worker.start, name="shop-celery", daemon=True).start()

@@ -8,6 +8,7 @@ the process refuses to start with DEBUG on or with a secret missing.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -71,8 +72,16 @@ def _database(alias: str) -> dict:
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {"connect_timeout": 5}
+    test_name = env.str(f"TEST_DATABASE_NAME_{alias.upper()}", default=None)
+    if test_name is None and config["ENGINE"] == "django.db.backends.sqlite3":
+        # Files, not shared-cache memory: concurrency tests need SQLite's busy timeout and WAL,
+        # which in-memory databases lack (they fail at once with "table is locked").
+        # One folder per test process, so parallel runs never share database files.
+        test_dir = DATA_DIR / "test" / str(os.getpid())
+        test_dir.mkdir(parents=True, exist_ok=True)
+        test_name = str(test_dir / f"{alias}.sqlite3")
     # No alias depends on another: each is created and torn down on its own.
-    config["TEST"] = {"NAME": env.str(f"TEST_DATABASE_NAME_{alias.upper()}", default=None), "DEPENDENCIES": []}
+    config["TEST"] = {"NAME": test_name, "DEPENDENCIES": []}
     return config
 
 
@@ -95,6 +104,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "events",
+    "shop",  # the composition root: project-wide commands (migrate_all, seed_demo)
     "shop.identity",
     "catalog",
     "orders",

@@ -6,4 +6,4 @@ import os
 
 os.environ.setdefault("SHOP_ENV", "test")
 
-from shop.settings import *  # noqa: E402,F403
+from shop.settings import *  # noqa: F403

@@ -31,9 +31,7 @@ SERVICES: dict[str, Service] = {
             urlconf="shop.identity.api.urls",
         ),
         Service("catalog", ("catalog",), ("catalog",), "/api/catalog/", "catalog.api.urls"),
-        Service(
-            "orders", ("orders",), ("orders", "orders_read"), "/api/orders/", "orders.api.urls"
-        ),
+        Service("orders", ("orders",), ("orders", "orders_read"), "/api/orders/", "orders.api.urls"),
         Service("delivery", ("delivery",), ("delivery",), "/api/delivery/", "delivery.api.urls"),
     )
 }

@@ -20,8 +20,14 @@ json_values = st.recursive(
     requestid=st.none() | st.from_regex(r"[A-Za-z0-9-]{1,32}", fullmatch=True),
 )
 def test_an_envelope_survives_kafka_binary_mode_and_structured_mode(data, subject, requestid):
-    event = Event(type="shop.orders.order_placed.v1", source="/shop/orders", subject=subject, data=data,
-                  traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01", requestid=requestid)
+    event = Event(
+        type="shop.orders.order_placed.v1",
+        source="/shop/orders",
+        subject=subject,
+        data=data,
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        requestid=requestid,
+    )
     key, value, headers = event.to_kafka()
     assert key == subject.encode()
     assert ("traceparent", event.traceparent.encode()) in headers
@@ -35,7 +41,10 @@ def test_an_envelope_survives_kafka_binary_mode_and_structured_mode(data, subjec
         ([], "must be a JSON object"),
         ({"id": "1", "source": "/x", "type": "t"}, "lacks required attributes ['specversion']"),
         ({"id": "1", "source": "/x", "type": "t", "specversion": "0.3", "data": {}}, "specversion"),
-        ({"id": "1", "source": "/x", "type": "t", "specversion": "1.0", "data": [1]}, "data must be a JSON object"),
+        (
+            {"id": "1", "source": "/x", "type": "t", "specversion": "1.0", "data": [1]},
+            "data must be a JSON object",
+        ),
     ],
 )
 def test_a_malformed_envelope_is_refused_with_a_clear_message(raw, message):
@@ -45,12 +54,15 @@ def test_a_malformed_envelope_is_refused_with_a_clear_message(raw, message):
 
 def test_kafka_value_that_is_not_json_is_an_envelope_error():
     with pytest.raises(EnvelopeError, match="not JSON"):
-        Event.from_kafka(b"{nope", [("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0")])
+        Event.from_kafka(
+            b"{nope", [("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0")]
+        )
 
 
 def test_every_event_type_has_a_schema_and_a_topic_per_aggregate():
     types = event_types()
-    assert "shop.orders.order_placed.v1" in types and len(types) >= 17
+    assert "shop.orders.order_placed.v1" in types
+    assert len(types) >= 17
     for event_type in types:
         app = event_type.split(".")[1]
         assert topic_for(event_type).startswith(f"shop.{app}.")
@@ -60,7 +72,9 @@ def test_invalid_data_is_refused_naming_each_problem():
     with pytest.raises(EventSchemaError) as err:
         validate("shop.orders.order_rejected.v1", {"order_id": 0, "extra": 1})
     message = str(err.value)
-    assert "order_id" in message and "reason" in message and "extra" in message
+    assert "order_id" in message
+    assert "reason" in message
+    assert "extra" in message
 
 
 def test_unknown_event_type_is_refused():

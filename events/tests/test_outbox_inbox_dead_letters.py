@@ -20,8 +20,12 @@ REJECTED = "shop.orders.order_rejected.v1"
 
 
 def rejected(order_id=1, reason="out of stock") -> Event:
-    return Event(type=REJECTED, source="/shop/orders", subject=str(order_id),
-                 data={"order_id": order_id, "reason": reason})
+    return Event(
+        type=REJECTED,
+        source="/shop/orders",
+        subject=str(order_id),
+        data={"order_id": order_id, "reason": reason},
+    )
 
 
 def outbox(alias="catalog"):
@@ -42,16 +46,21 @@ def test_invalid_event_data_is_refused_and_nothing_is_written():
 
 
 def test_an_event_rolls_back_with_the_change_that_caused_it():
-    with pytest.raises(RuntimeError), transaction.atomic(using="orders"):
-        publish(REJECTED, key=7, data={"order_id": 7, "reason": "x"}, using="orders")
-        raise RuntimeError("the business change failed")
+    def change_that_fails():
+        with transaction.atomic(using="orders"):
+            publish(REJECTED, key=7, data={"order_id": 7, "reason": "x"}, using="orders")
+            raise RuntimeError("the business change failed")
+
+    with pytest.raises(RuntimeError, match="business change failed"):
+        change_that_fails()
     assert not outbox("orders").exists()
 
     with transaction.atomic(using="orders"):
         event = publish(REJECTED, key=7, data={"order_id": 7, "reason": "x"}, using="orders")
     row = outbox("orders").get()
     assert (row.topic, row.key, str(row.event_id)) == ("shop.orders.order", "7", event.id)
-    assert row.published_at is None and event.traceparent.startswith("00-")
+    assert row.published_at is None
+    assert event.traceparent.startswith("00-")
 
 
 def writing_handler(calls):
@@ -59,7 +68,12 @@ def writing_handler(calls):
 
     def on_order_rejected(event):
         calls.append(event.id)
-        publish(REJECTED, key=event.subject, data={"order_id": event.data["order_id"], "reason": "echo"}, using="catalog")
+        publish(
+            REJECTED,
+            key=event.subject,
+            data={"order_id": event.data["order_id"], "reason": "echo"},
+            using="catalog",
+        )
 
     return Handler(REJECTED, on_order_rejected, database="catalog")
 
@@ -90,22 +104,28 @@ def test_a_failing_handler_leaves_nothing_half_written_and_is_parked_then_replay
     event = rejected()
     assert deliver(event, handler) is Outcome.PARKED
     assert len(calls) == 3  # retried
-    assert not outbox().exists() and not InboxEntry.objects.using("catalog").exists()
+    assert not outbox().exists()
+    assert not InboxEntry.objects.using("catalog").exists()
     parked = DeadLetter.objects.using("catalog").get()
-    assert parked.status == DeadLetter.Status.PARKED and parked.attempts == 3
+    assert parked.status == DeadLetter.Status.PARKED
+    assert parked.attempts == 3
     assert "warehouse API down" in parked.error
 
-    with pytest.raises(ValueError):  # replay before the fix: still parked, error kept
+    with pytest.raises(
+        ValueError, match="warehouse API down"
+    ):  # replay before the fix: still parked, error kept
         replay(parked, handler)
     parked.refresh_from_db(using="catalog")
-    assert parked.status == DeadLetter.Status.PARKED and parked.attempts == 4
+    assert parked.status == DeadLetter.Status.PARKED
+    assert parked.attempts == 4
 
     broken["yes"] = False
     assert replay(parked, handler) is Outcome.APPLIED
     assert replay(parked, handler) is Outcome.DUPLICATE  # a second replay applies nothing
     assert outbox().count() == 1
     parked.refresh_from_db(using="catalog")
-    assert parked.status == DeadLetter.Status.REPLAYED and parked.replayed_at
+    assert parked.status == DeadLetter.Status.REPLAYED
+    assert parked.replayed_at
 
 
 def test_event_data_that_breaks_its_schema_is_parked_without_retrying():
@@ -132,7 +152,10 @@ class FlakyTransport:
 
 def test_relay_marks_rows_published_only_after_the_transport_acknowledged_them():
     with transaction.atomic(using="orders"):
-        ids = [publish(REJECTED, key=n, data={"order_id": n, "reason": "x"}, using="orders").id for n in range(1, 6)]
+        ids = [
+            publish(REJECTED, key=n, data={"order_id": n, "reason": "x"}, using="orders").id
+            for n in range(1, 6)
+        ]
     transport = FlakyTransport(fail_times=1)
     relay = Relay("orders", transport, batch_size=2)
     with pytest.raises(ConnectionError):
@@ -145,7 +168,8 @@ def test_relay_marks_rows_published_only_after_the_transport_acknowledged_them()
 
 def test_only_one_relay_holds_a_database_lock_until_it_lets_go(tmp_path):
     first, second = FileLock(tmp_path / "db.relay-lock"), FileLock(tmp_path / "db.relay-lock")
-    assert first.acquire() and first.acquire()
+    assert first.acquire()
+    assert first.acquire()
     assert not second.acquire()
     first.release()
     assert second.acquire()

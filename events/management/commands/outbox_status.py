@@ -13,4 +13,6 @@ class Command(BaseCommand):
         for alias in settings.SERVED_ALIASES:
             pending, age = backlog(alias)
             parked = DeadLetter.objects.using(alias).filter(status=DeadLetter.Status.PARKED).count()
-            self.stdout.write(f"{alias:<14}{pending:>9}{(f'{age:.1f}' if age is not None else '-'):>12}{parked:>14}")
+            self.stdout.write(
+                f"{alias:<14}{pending:>9}{(f'{age:.1f}' if age is not None else '-'):>12}{parked:>14}"
+            )

@@ -16,8 +16,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--database", action="append", dest="aliases", help="alias to relay (repeatable; default: all this process serves)")
-        parser.add_argument("--once", action="store_true", help="relay until the outboxes are empty, then exit")
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="aliases",
+            help="alias to relay (repeatable; default: all this process serves)",
+        )
+        parser.add_argument(
+            "--once", action="store_true", help="relay until the outboxes are empty, then exit"
+        )
 
     def handle(self, *args, aliases=None, once=False, **options):
         aliases = aliases or settings.SERVED_ALIASES

@@ -11,7 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--database", action="append", dest="aliases")
-        parser.add_argument("--handler", help="only dead letters of this handler, e.g. orders.on_stock_reserved")
+        parser.add_argument(
+            "--handler", help="only dead letters of this handler, e.g. orders.on_stock_reserved"
+        )
         parser.add_argument("--id", type=int, dest="ids", action="append", help="only these dead letter ids")
 
     def handle(self, *args, aliases=None, handler=None, ids=None, **options):
@@ -25,9 +27,12 @@ class Command(BaseCommand):
             for dead_letter in parked:
                 try:
                     outcome = replay(dead_letter, get_handler(dead_letter.handler))
-                    self.stdout.write(f"{alias} #{dead_letter.id} {dead_letter.type} -> {dead_letter.handler}: {outcome}")
+                    self.stdout.write(
+                        f"{alias} #{dead_letter.id} {dead_letter.type} -> {dead_letter.handler}: {outcome}"
+                    )
                 except Exception as exc:
                     failed += 1
-                    self.stderr.write(f"{alias} #{dead_letter.id} still fails: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+                    first_line = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                    self.stderr.write(f"{alias} #{dead_letter.id} still fails: {first_line}")
         if failed:
             raise CommandError(f"{failed} dead letter(s) still fail; they stay parked")

@@ -7,7 +7,9 @@ User = get_user_model()
 
 
 class RegisterSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, min_length=8, max_length=128, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, min_length=8, max_length=128, style={"input_type": "password"}
+    )
     email = serializers.EmailField(max_length=254)
 
     class Meta:

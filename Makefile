@@ -1,0 +1,52 @@
+# The verbs a newcomer looks for. `make run` = the monolith; `make test` = everything CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+migrate: venv                 ## migrate every database alias (each app only into its own)
+	$(PY) manage.py migrate_all -v 0
+
+seed: migrate                 ## demo users and products (idempotent)
+	$(PY) manage.py seed_demo
+
+run: seed                     ## the monolith at http://127.0.0.1:8000 (SQLite per app, in-process events)
+	@echo "shop: http://127.0.0.1:8000/api/docs/  admin: http://127.0.0.1:8000/admin/ (admin / demo-pass-123)"
+	$(PY) manage.py runserver 127.0.0.1:8000 --noreload
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-fast: venv               ## the suite on the embedded defaults (SQLite per app, local transport)
+	$(VENV)/bin/pytest -q
+
+test: lint test-fast          ## lint, import contracts, then the suite (README's test command)
+
+kafka:                        ## a local Apache Kafka broker (KRaft) on 127.0.0.1:9092
+	scripts/kafka-local start
+kafka-stop:
+	scripts/kafka-local stop
+db:                           ## one Postgres database per alias on the local cluster
+	scripts/postgres-local start
+redis:
+	scripts/redis-local start
+
+clean:
+	rm -rf data .cache/kafka/run

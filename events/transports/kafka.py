@@ -1,0 +1,209 @@
+"""Kafka transport (kafka-python): the relay's producer side and the consumers' runtime.
+
+Records are CloudEvents in binary content mode: `ce_*` headers plus `traceparent`, the value is
+the event data, the key is the aggregate id, so all events of one aggregate land in one
+partition, in order. Topics are created by `manage.py ensure_topics`, never by auto-creation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from django.conf import settings
+
+from events import metrics
+from events.consumer import Outcome, deliver
+from events.envelope import EnvelopeError, Event
+from events.registry import handlers_for, topics_for
+from events.transports import Message
+
+log = logging.getLogger(__name__)
+
+# Long enough to ride out a broker restart inside one send(); the relay retries after that.
+SEND_TIMEOUT_SECONDS = 30
+DEAD_LETTER_TOPIC = "shop.deadletter.{service}"
+
+
+def producer_config(bootstrap_servers: list[str]) -> dict:
+    return {
+        "bootstrap_servers": bootstrap_servers,
+        "client_id": "shop-relay",
+        # acks=all + idempotence: an acknowledged record is on every in-sync replica, and the
+        # producer's own retries neither duplicate nor reorder records within a partition.
+        "acks": "all",
+        "enable_idempotence": True,
+        "retries": 2**31 - 1,
+        "max_in_flight_requests_per_connection": 5,
+        "delivery_timeout_ms": SEND_TIMEOUT_SECONDS * 1000,
+        "request_timeout_ms": 10_000,
+        "max_block_ms": 10_000,
+        # Batching and compression are where relay throughput comes from.
+        "linger_ms": 2,
+        "batch_size": 256 * 1024,
+        "compression_type": "lz4",
+    }
+
+
+class KafkaTransport:
+    def __init__(self, bootstrap_servers: list[str]):
+        self.bootstrap_servers = bootstrap_servers
+        self._producer = None
+
+    @property
+    def producer(self):
+        if self._producer is None:
+            from kafka import KafkaProducer
+
+            self._producer = KafkaProducer(**producer_config(self.bootstrap_servers))
+        return self._producer
+
+    def send(self, messages: list[Message]) -> None:
+        """Send the batch and wait for every acknowledgement; raise if any record failed (the
+        relay then leaves the whole batch unpublished and sends it again)."""
+        try:
+            futures = []
+            for message in messages:
+                key, value, headers = message.event.to_kafka()
+                futures.append(self.producer.send(message.topic, key=key, value=value, headers=headers))
+            self.producer.flush(timeout=SEND_TIMEOUT_SECONDS)
+            for future in futures:
+                future.get(timeout=0)
+        except Exception:
+            # A producer that failed mid-batch may hold half-sent state: start afresh next time.
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=5)
+            except Exception as exc:
+                log.warning("closing the Kafka producer failed: %s", exc)
+            self._producer = None
+
+
+def broker_reachable(timeout_ms: int = 2000) -> bool:
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
+            request_timeout_ms=timeout_ms,
+            client_id="shop-readyz",
+        )
+        try:
+            admin.list_topics()
+        finally:
+            admin.close()
+        return True
+    except Exception:
+        return False
+
+
+def consumer_config(service: str) -> dict:
+    return {
+        "bootstrap_servers": settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
+        "group_id": f"shop.{service}",  # one consumer group per service
+        "client_id": f"shop-consumer-{service}",
+        "enable_auto_commit": False,  # offsets are committed after the database transaction
+        "auto_offset_reset": "earliest",  # a new service reads every retained event
+        # A fresh group starts consuming in about a second, and a dead member's partitions
+        # move to a live one within the session timeout.
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 1_000,
+        "max_poll_records": 200,
+        "fetch_max_wait_ms": 100,
+        "metadata_max_age_ms": 30_000,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+class KafkaConsumerRuntime:
+    """One service's consumer: poll, apply each record to this service's handlers (inbox,
+    retries, dead letters: events.consumer), then commit the offsets of what was applied.
+
+    A crash between a database commit and the offset commit redelivers those records; the
+    inbox turns the redelivery into a no-op, so effects happen exactly once.
+    """
+
+    def __init__(self, service: str, *, on_batch: Callable[[int], None] | None = None):
+        from kafka import KafkaConsumer
+
+        self.service = service
+        self.topics = topics_for([service])
+        if not self.topics:
+            raise ValueError(f"service {service!r} has no event handlers to consume for")
+        self.consumer = KafkaConsumer(*self.topics, **consumer_config(service))
+        self.on_batch = on_batch
+        self._dead_letters = None
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("consuming %s for %s", ", ".join(self.topics), self.service)
+        try:
+            while not stop.is_set():
+                self.poll_once()
+        finally:
+            self.consumer.close(autocommit=False)
+            if self._dead_letters is not None:
+                self._dead_letters.close(timeout=5)
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        from kafka import OffsetAndMetadata
+
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        handled = 0
+        for partition, records in batch.items():
+            for record in records:
+                self._handle(record)
+                handled += 1
+                # Commit per record: a crash redoes at most the record in flight.
+                self.consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
+        if handled and self.on_batch:
+            self.on_batch(handled)
+        self._record_lag()
+        return handled
+
+    def _handle(self, record) -> None:
+        try:
+            event = Event.from_kafka(record.value, record.headers)
+        except EnvelopeError as exc:
+            # Not even an event: nothing can apply it, so it goes straight to the DLT.
+            log.error("unreadable record %s/%d@%d: %s", record.topic, record.partition, record.offset, exc)
+            self._to_dead_letter_topic(record, str(exc), handler="-")
+            return
+        for handler in handlers_for(event.type, [self.service]):
+            if deliver(event, handler) is Outcome.PARKED:
+                self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
+
+    def _to_dead_letter_topic(self, record, error: str, *, handler: str) -> None:
+        """Copy the record, original headers included, to this service's dead letter topic.
+        The parked row in the service's database (if the event was readable) is what gets
+        replayed; the topic lets operators and tooling see every failure, even unreadable ones."""
+        from kafka import KafkaProducer
+
+        if self._dead_letters is None:
+            self._dead_letters = KafkaProducer(**producer_config(settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"]))
+        headers = [
+            *(record.headers or []),
+            ("dlt_error", error.encode()[:4000]),
+            ("dlt_handler", handler.encode()),
+            ("dlt_origin", f"{record.topic}/{record.partition}@{record.offset}".encode()),
+        ]
+        topic = DEAD_LETTER_TOPIC.format(service=self.service)
+        self._dead_letters.send(topic, key=record.key, value=record.value, headers=headers).get(
+            timeout=SEND_TIMEOUT_SECONDS
+        )
+
+    def _record_lag(self) -> None:
+        try:
+            for partition in self.consumer.assignment():
+                highwater = self.consumer.highwater(partition)
+                position = self.consumer.position(partition)
+                if highwater is not None and position is not None:
+                    metrics.CONSUMER_LAG.labels(
+                        f"shop.{self.service}", partition.topic, partition.partition
+                    ).set(highwater - position)
+        except Exception:  # lag is best-effort telemetry
+            pass

@@ -1,0 +1,73 @@
+"""A tiny JSON-over-HTTP client and process helpers for tests that drive real servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class Api:
+    def __init__(self, base_url: str, token: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 10) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                return err.code, json.loads(raw)
+            except ValueError:
+                return err.code, raw.decode(errors="replace")
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any = None):
+        return self.request("POST", path, body if body is not None else {})
+
+    def login(self, username: str, password: str) -> Api:
+        status, body = self.post("/api/auth/token/", {"username": username, "password": password})
+        assert status == 200, body
+        return Api(self.base_url, body["access"])
+
+    def wait_for(self, path: str, predicate, *, timeout: float = 60, interval: float = 0.1):
+        """Poll GET path until predicate(body) holds; returns the body (fails with the last one)."""
+        deadline = time.monotonic() + timeout
+        body = None
+        while time.monotonic() < deadline:
+            status, body = self.get(path)
+            if status == 200 and predicate(body):
+                return body
+            time.sleep(interval)
+        raise AssertionError(f"{path} never satisfied the condition within {timeout}s; last: {body}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_listening(port: int, timeout: float = 60, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listening on {port} after {timeout}s")
