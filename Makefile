@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean
+# The Postgres URLs of every alias (scripts/postgres-local prints them).
+PG_ENV = eval "$$(scripts/postgres-local env)"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -35,16 +37,24 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 test-fast: venv               ## the suite on the embedded defaults (SQLite per app, local transport)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not kafka and not postgres and not redis"
 
-test: lint test-fast          ## lint, import contracts, then the suite (README's test command)
+test-services: venv services  ## the whole suite again on Postgres per app + Kafka, incl. the fault tests
+	$(PG_ENV) && EVENTS_TRANSPORT=kafka $(VENV)/bin/pytest -q
+
+test: lint test-fast test-services  ## lint, import contracts, both suites (the README's test command)
+
+services: db kafka redis      ## everything shape 2 needs, started locally
+services-stop:
+	-scripts/kafka-local stop
+	-scripts/redis-local stop
 
 kafka:                        ## a local Apache Kafka broker (KRaft) on 127.0.0.1:9092
 	scripts/kafka-local start
 kafka-stop:
 	scripts/kafka-local stop
 db:                           ## one Postgres database per alias on the local cluster
-	scripts/postgres-local start
+	scripts/postgres-local start >/dev/null
 redis:
 	scripts/redis-local start
 

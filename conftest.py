@@ -8,6 +8,7 @@ the saga has gone as far as it can — what the monolith's relay thread does aft
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from django.conf import settings
@@ -19,8 +20,19 @@ ALL_DATABASES = list(settings.SERVED_ALIASES)
 _usernames = itertools.count(1)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Integration tests must never skip silently in CI: fail if their service is not configured."""
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI nothing may skip: a skipped integration test is a test that did not run."""
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not allow:\n  " + "\n  ".join(_skipped))
 
 
 @pytest.fixture

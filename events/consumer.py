@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import metrics, tracing
+from events import faults, metrics, tracing
 from events.envelope import Event
 from events.models import DeadLetter, InboxEntry
 from events.registry import Handler, handlers_for
@@ -52,6 +52,7 @@ def apply(event: Event, handler: Handler) -> Outcome:
         except IntegrityError:
             return Outcome.DUPLICATE
         with tracing.context(traceparent=event.traceparent, request_id=event.requestid):
+            faults.handler(handler.name)
             handler(event)
     return Outcome.APPLIED
 

@@ -21,7 +21,7 @@ from django.db import connections
 from django.db.models import Min
 from django.utils import timezone
 
-from events import metrics
+from events import faults, metrics
 from events.envelope import Event
 from events.models import OutboxEvent
 from events.transports import Message, Transport
@@ -56,6 +56,7 @@ class Relay:
         except Exception:
             metrics.RELAY_FAILURES.labels(self.alias).inc()
             raise
+        faults.point("relay.sent_before_marked")
         OutboxEvent.objects.using(self.alias).filter(id__in=[r[0] for r in rows]).update(
             published_at=timezone.now()
         )

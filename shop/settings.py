@@ -222,6 +222,9 @@ EVENTS = {
     # local: in-process dispatch (the monolith); kafka: a real broker.
     "TRANSPORT": env.str("EVENTS_TRANSPORT", default="local"),
     "KAFKA_BOOTSTRAP_SERVERS": env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"]),
+    # Prefix for Kafka topic and consumer group names: lets several deployments (or test runs)
+    # share one broker without seeing each other's events.
+    "NAMESPACE": env.str("EVENTS_NAMESPACE", default=""),
     "RELAY_BATCH_SIZE": env.int("EVENTS_RELAY_BATCH_SIZE", default=500),
     "RELAY_POLL_SECONDS": env.float("EVENTS_RELAY_POLL_SECONDS", default=1.0),
     # The web process relays in a background thread woken on commit (the monolith). Off where a
@@ -235,6 +238,8 @@ EVENTS = {
 # --- Celery -------------------------------------------------------------------------------------
 # memory:// + an in-process worker thread is the monolith default; Redis when it is set.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+# Its own queue name, so deployments (or test clusters) sharing a Redis never take each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="shop")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=SHOP_ENV == "test")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -184,3 +184,23 @@ def test_outbox_status_reports_the_backlog(capsys):
     out = capsys.readouterr().out
     orders_line = next(line for line in out.splitlines() if line.startswith("orders "))
     assert orders_line.split()[1] == "1"
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_pruning_deletes_only_rows_published_before_the_retention_period(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.tasks import prune_published_outbox
+
+    with transaction.atomic(using="orders"):
+        for n in (1, 2, 3):
+            publish(REJECTED, key=n, data={"order_id": n, "reason": "x"}, using="orders")
+    old, recent, unpublished = outbox("orders").order_by("id")
+    hours = settings.EVENTS["OUTBOX_RETENTION_HOURS"]
+    outbox("orders").filter(pk=old.pk).update(published_at=timezone.now() - timedelta(hours=hours + 1))
+    outbox("orders").filter(pk=recent.pk).update(published_at=timezone.now() - timedelta(hours=hours - 1))
+
+    assert prune_published_outbox() == 1
+    assert set(outbox("orders").values_list("pk", flat=True)) == {recent.pk, unpublished.pk}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from events import metrics
+from events import faults, metrics
 from events.consumer import Outcome, deliver
 from events.envelope import EnvelopeError, Event
 from events.registry import handlers_for, topics_for
@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 # Long enough to ride out a broker restart inside one send(); the relay retries after that.
 SEND_TIMEOUT_SECONDS = 30
 DEAD_LETTER_TOPIC = "shop.deadletter.{service}"
+
+
+def kafka_name(name: str) -> str:
+    """The broker-side name of a topic or consumer group: the logical name in EVENTS_NAMESPACE."""
+    return settings.EVENTS["NAMESPACE"] + name
 
 
 def producer_config(bootstrap_servers: list[str]) -> dict:
@@ -66,7 +71,8 @@ class KafkaTransport:
             futures = []
             for message in messages:
                 key, value, headers = message.event.to_kafka()
-                futures.append(self.producer.send(message.topic, key=key, value=value, headers=headers))
+                topic = kafka_name(message.topic)
+                futures.append(self.producer.send(topic, key=key, value=value, headers=headers))
             self.producer.flush(timeout=SEND_TIMEOUT_SECONDS)
             for future in futures:
                 future.get(timeout=0)
@@ -91,6 +97,7 @@ def broker_reachable(timeout_ms: int = 2000) -> bool:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
             request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
             client_id="shop-readyz",
         )
         try:
@@ -105,7 +112,7 @@ def broker_reachable(timeout_ms: int = 2000) -> bool:
 def consumer_config(service: str) -> dict:
     return {
         "bootstrap_servers": settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
-        "group_id": f"shop.{service}",  # one consumer group per service
+        "group_id": kafka_name(f"shop.{service}"),  # one consumer group per service
         "client_id": f"shop-consumer-{service}",
         "enable_auto_commit": False,  # offsets are committed after the database transaction
         "auto_offset_reset": "earliest",  # a new service reads every retained event
@@ -135,7 +142,7 @@ class KafkaConsumerRuntime:
         self.topics = topics_for([service])
         if not self.topics:
             raise ValueError(f"service {service!r} has no event handlers to consume for")
-        self.consumer = KafkaConsumer(*self.topics, **consumer_config(service))
+        self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(service))
         self.on_batch = on_batch
         self._dead_letters = None
 
@@ -158,6 +165,7 @@ class KafkaConsumerRuntime:
             for record in records:
                 self._handle(record)
                 handled += 1
+                faults.point("consumer.applied_before_offset_commit")
                 # Commit per record: a crash redoes at most the record in flight.
                 self.consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
         if handled and self.on_batch:
@@ -191,7 +199,7 @@ class KafkaConsumerRuntime:
             ("dlt_handler", handler.encode()),
             ("dlt_origin", f"{record.topic}/{record.partition}@{record.offset}".encode()),
         ]
-        topic = DEAD_LETTER_TOPIC.format(service=self.service)
+        topic = kafka_name(DEAD_LETTER_TOPIC.format(service=self.service))
         self._dead_letters.send(topic, key=record.key, value=record.value, headers=headers).get(
             timeout=SEND_TIMEOUT_SECONDS
         )

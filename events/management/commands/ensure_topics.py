@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management import BaseCommand
 
 from events.schemas import event_types, topic_for
-from events.transports.kafka import DEAD_LETTER_TOPIC
+from events.transports.kafka import DEAD_LETTER_TOPIC, kafka_name
 from shop import topology
 
 
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         from kafka import KafkaAdminClient
         from kafka.admin import NewTopic
 
-        wanted = sorted({topic_for(t) for t in event_types()})
-        wanted += [DEAD_LETTER_TOPIC.format(service=s) for s in topology.SERVICES]
+        wanted = sorted({kafka_name(topic_for(t)) for t in event_types()})
+        wanted += [kafka_name(DEAD_LETTER_TOPIC.format(service=s)) for s in topology.SERVICES]
         admin = KafkaAdminClient(
             bootstrap_servers=settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"], client_id="shop-ensure-topics"
         )
