@@ -15,3 +15,9 @@ DEAD_LETTERS = Counter("shop_dead_letters_total", "Events parked as dead letters
 CONSUMER_LAG = Gauge(
     "shop_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
 )
+PROJECTION_LAG_EVENTS = Gauge(
+    "shop_projection_lag_events", "Events not yet applied by a projection", ["projection"]
+)
+PROJECTION_LAG_SECONDS = Gauge(
+    "shop_projection_lag_seconds", "Age of the oldest event a projection has not applied", ["projection"]
+)

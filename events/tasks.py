@@ -10,7 +10,10 @@ from events.models import OutboxEvent
 @shared_task(name="events.tasks.prune_published_outbox")
 def prune_published_outbox() -> int:
     """Delete outbox rows published longer ago than the retention period (never unpublished
-    ones). The broker keeps the events; the outbox only has to hold them until acknowledged."""
+    ones). The broker keeps the events; the outbox only has to hold them until acknowledged.
+    With the local transport nothing is pruned: there the outbox is the log (events/log.py)."""
+    if settings.EVENTS["TRANSPORT"] == "local":
+        return 0  # without a broker the outbox is the event log that projections rebuild from
     cutoff = timezone.now() - timedelta(hours=settings.EVENTS["OUTBOX_RETENTION_HOURS"])
     deleted = 0
     for alias in settings.SERVED_ALIASES:

@@ -1,10 +1,12 @@
-"""Reads of orders for the API. Who may see what is decided here, once: a customer sees only
-their own orders, staff see every order."""
+"""Reads of the write side, for commands. The API's reads come from the read side instead
+(orders/queries.py); these serve services, admin and the consistency token of a write."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from events.models import OutboxEvent
+from orders.apps import ALIAS
 from orders.models import Order
 
 
@@ -18,3 +20,16 @@ def get_order_for(*, order_id: int, user_id: int, is_staff: bool) -> Order | Non
     """The order if `user_id` may see it; None if it does not exist or belongs to someone else
     (the two are indistinguishable on purpose: the API answers 404 for both)."""
     return list_orders_for(user_id=user_id, is_staff=is_staff).filter(pk=order_id).first()
+
+
+def last_event_id_for(order_id: int) -> str | None:
+    """The id of the newest event recorded for this order: the consistency token a write hands
+    the client, which a read can then wait for (orders/queries.py wait_for_event)."""
+    event_id = (
+        OutboxEvent.objects.using(ALIAS)
+        .filter(topic="shop.orders.order", key=str(order_id))
+        .order_by("-id")
+        .values_list("event_id", flat=True)
+        .first()
+    )
+    return str(event_id) if event_id else None

@@ -255,6 +255,8 @@ CELERY_BEAT_SCHEDULE = {
 # How long each shipment step takes before the next (seconds); short in dev for a quick demo.
 DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
 ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)
+# How long a read carrying a consistency token may wait for the read side to catch up.
+ORDERS_READ_YOUR_WRITES_TIMEOUT = env.float("ORDERS_READ_YOUR_WRITES_TIMEOUT", default=3.0)
 
 # --- logging ------------------------------------------------------------------------------------
 LOGGING = {

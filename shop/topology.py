@@ -42,7 +42,11 @@ ALIAS_FOR_APP: dict[str, str] = {
     app: service.aliases[0] for service in SERVICES.values() for app in service.apps
 }
 # Models that live apart from their app's write database: the orders read side (CQRS).
-ALIAS_FOR_MODEL: dict[str, str] = {"orders.ordersummary": "orders_read"}
+ALIAS_FOR_MODEL: dict[str, str] = {
+    "orders.ordersummary": "orders_read",
+    "orders.ordersummaryproduct": "orders_read",
+    "orders.projectionstate": "orders_read",
+}
 ALL_ALIASES: tuple[str, ...] = tuple(a for s in SERVICES.values() for a in s.aliases)
 
 

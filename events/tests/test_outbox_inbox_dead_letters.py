@@ -188,6 +188,7 @@ def test_outbox_status_reports_the_backlog(capsys):
 
 @pytest.mark.django_db(databases="__all__")
 def test_pruning_deletes_only_rows_published_before_the_retention_period(settings):
+    settings.EVENTS = {**settings.EVENTS, "TRANSPORT": "kafka"}
     from datetime import timedelta
 
     from django.utils import timezone
@@ -204,3 +205,19 @@ def test_pruning_deletes_only_rows_published_before_the_retention_period(setting
 
     assert prune_published_outbox() == 1
     assert set(outbox("orders").values_list("pk", flat=True)) == {recent.pk, unpublished.pk}
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_without_a_broker_nothing_is_pruned_because_the_outbox_is_the_event_log(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.tasks import prune_published_outbox
+
+    settings.EVENTS = {**settings.EVENTS, "TRANSPORT": "local"}
+    with transaction.atomic(using="orders"):
+        publish(REJECTED, key=1, data={"order_id": 1, "reason": "x"}, using="orders")
+    outbox("orders").update(published_at=timezone.now() - timedelta(days=365))
+    assert prune_published_outbox() == 0
+    assert outbox("orders").count() == 1

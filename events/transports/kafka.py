@@ -215,3 +215,41 @@ class KafkaConsumerRuntime:
                     ).set(highwater - position)
         except Exception:  # lag is best-effort telemetry
             pass
+
+
+def group_lag(service: str, topics: list[str]) -> tuple[int, float]:
+    """(records on `topics` not yet committed by the service's consumer group, age in seconds
+    of the oldest of them, or 0.0). The age is read from the first uncommitted record."""
+    import time
+
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    group = kafka_name(f"shop.{service}")
+    servers = settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"]
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="shop-lag", bootstrap_timeout_ms=5000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers, group_id=None, enable_auto_commit=False, client_id="shop-lag"
+    )
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+        partitions = [
+            TopicPartition(kafka_name(t), p)
+            for t in topics
+            for p in consumer.partitions_for_topic(kafka_name(t)) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        behind, oldest_ms = 0, None
+        for tp in partitions:
+            position = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
+            if ends[tp] > position:
+                behind += ends[tp] - position
+                consumer.assign([tp])
+                consumer.seek(tp, position)
+                for records in consumer.poll(timeout_ms=2000, max_records=1).values():
+                    first = records[0].timestamp
+                    oldest_ms = first if oldest_ms is None else min(oldest_ms, first)
+        age = max(0.0, time.time() - oldest_ms / 1000) if oldest_ms else 0.0
+        return behind, age
+    finally:
+        consumer.close()
+        admin.close()

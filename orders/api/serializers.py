@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, Order, OrderLine
+from orders.readmodels import OrderSummary
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -92,3 +93,52 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class OrderSummarySerializer(serializers.ModelSerializer):
+    """An order as the read side shows it: the write side's fields plus shipment status and a
+    timeline of what happened, all from one row."""
+
+    id = serializers.IntegerField(source="order_id", read_only=True)
+    created_at = serializers.DateTimeField(source="placed_at", read_only=True)
+    tracking_code = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = OrderSummary
+        fields = [
+            "id",
+            "customer_id",
+            "status",
+            "status_reason",
+            "currency",
+            "total",
+            "shipping_address",
+            "shipment_id",
+            "shipment_status",
+            "tracking_code",
+            "lines",
+            "timeline",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["tracking_code"] = data["tracking_code"] or None
+        return data
+
+
+class OrderListQuerySerializer(serializers.Serializer):
+    """Query parameters of GET /api/orders/: every filter is served by an index."""
+
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    placed_after = serializers.DateTimeField(required=False)
+    placed_before = serializers.DateTimeField(required=False)
+    product = serializers.IntegerField(min_value=1, required=False)
+
+    def validate(self, attrs):
+        after, before = attrs.get("placed_after"), attrs.get("placed_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError({"placed_before": ["Must be later than placed_after."]})
+        return attrs

@@ -12,7 +12,7 @@ from events.schemas import validate
 
 ALIAS = "orders"
 DBS = ["orders"]
-API_DBS = ["default", "orders"]  # the user fixtures live in default
+API_DBS = ["default", "orders", "orders_read"]  # the user fixtures live in default
 
 
 def event(event_type: str, subject: Any, **data: Any) -> Event:
@@ -61,3 +61,34 @@ def shipment_event(fact: str, order_id: int, shipment_id: int = 7, tracking_code
         tracking_code=tracking_code,
         at="2026-01-01T12:00:00+00:00",
     )
+
+
+def project_published() -> None:
+    """Run the read-side projection (only it) over everything orders has published, as the
+    relay would deliver it: reads in the API come from that projection."""
+    from events.consumer import apply
+    from events.models import OutboxEvent
+
+    projection = get_handler("orders.project_order_summary")
+    for envelope in OutboxEvent.objects.using("orders").order_by("id").values_list("envelope", flat=True):
+        apply(Event.from_dict(envelope), projection)
+
+
+def placed_order(customer_id: int, *, cancel: bool = False, project: bool = True):
+    """An order placed through the service (one 10.00 line), optionally cancelled, projected."""
+    from decimal import Decimal
+
+    from orders import services
+    from orders.models import ProductSnapshot
+
+    ProductSnapshot.objects.get_or_create(
+        product_id=1, defaults={"sku": "SKU-1", "name": "Mug", "price": Decimal("10.00"), "currency": "EUR"}
+    )
+    order = services.place_order(
+        customer_id=customer_id, lines=[{"product_id": 1, "quantity": 1}], shipping_address="1 Main Street"
+    )
+    if cancel:
+        order = services.cancel_order(order_id=order.pk, reason="changed my mind")
+    if project:
+        project_published()
+    return order

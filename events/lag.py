@@ -1,0 +1,28 @@
+"""How far a consumer is behind the events published for it — for projection lag."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+
+from events.models import OutboxEvent
+
+
+def events_behind(service: str, topics: list[str]) -> tuple[int, float]:
+    """(events published on `topics` but not yet consumed by `service`, age in seconds of the
+    oldest of them, or 0.0 if none)."""
+    if settings.EVENTS["TRANSPORT"] == "kafka":
+        from events.transports.kafka import group_lag
+
+        return group_lag(service, topics)
+    # Local transport: the relay hands an event to every handler as it marks it published, so
+    # what is not published yet is exactly what no consumer has seen.
+    count, oldest = 0, None
+    for alias in settings.SERVED_ALIASES:
+        pending = OutboxEvent.objects.using(alias).filter(published_at__isnull=True, topic__in=topics)
+        stats = pending.aggregate(oldest=Min("created_at"))
+        count += pending.count()
+        if stats["oldest"] and (oldest is None or stats["oldest"] < oldest):
+            oldest = stats["oldest"]
+    return count, (timezone.now() - oldest).total_seconds() if oldest else 0.0
