@@ -16,21 +16,36 @@ class Api:
         self.token = token
 
     def request(self, method: str, path: str, body: Any = None, *, timeout: float = 10) -> tuple[int, Any]:
+        status, _, payload = self.request_with_headers(method, path, body, timeout=timeout)
+        return status, payload
+
+    def request_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> tuple[int, dict[str, str], Any]:
+        """(status, response headers, JSON body or text) — errors are answers too, not raised."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as response:
                 raw = response.read()
-                return response.status, json.loads(raw) if raw else None
+                return response.status, dict(response.headers), json.loads(raw) if raw else None
         except urllib.error.HTTPError as err:
             raw = err.read()
             try:
-                return err.code, json.loads(raw)
+                return err.code, dict(err.headers), json.loads(raw)
             except ValueError:
-                return err.code, raw.decode(errors="replace")
+                return err.code, dict(err.headers), raw.decode(errors="replace")
 
     def get(self, path: str):
         return self.request("GET", path)

@@ -231,7 +231,7 @@ def group_lag(service: str, topics: list[str]) -> tuple[int, float]:
         bootstrap_servers=servers, group_id=None, enable_auto_commit=False, client_id="shop-lag"
     )
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets(group).get(group, {})
         partitions = [
             TopicPartition(kafka_name(t), p)
             for t in topics
