@@ -12,6 +12,7 @@ from django.contrib import admin
 
 from catalog import services
 from catalog.models import Product, ReservationLine, StockReservation
+from shop.admin import ReadOnlyAdminMixin
 
 _EDITABLE = ["sku", "name", "description", "price", "currency", "stock", "active"]
 
@@ -73,34 +74,16 @@ class ReservationLineInline(admin.TabularInline):
 
 
 @admin.register(StockReservation)
-class StockReservationAdmin(admin.ModelAdmin):
+class StockReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["order_id", "status", "created_at", "released_at"]
     list_filter = ["status"]
     search_fields = ["order_id"]
     readonly_fields = ["order_id", "status", "created_at", "released_at"]
     inlines = [ReservationLineInline]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ReservationLine)
-class ReservationLineAdmin(admin.ModelAdmin):
+class ReservationLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reservation", "product", "quantity"]
     list_select_related = ["reservation", "product"]
     search_fields = ["reservation__order_id", "product__sku"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -73,6 +73,25 @@ class OrderSummary(models.Model):
         return f"order {self.order_id}: {self.status or 'not placed yet'}"
 
 
+# What a summary says about its order (everything but bookkeeping): a rebuilt read side must
+# agree with the incrementally built one on exactly these.
+SUMMARY_CONTENT = (
+    "customer_id",
+    "status",
+    "status_reason",
+    "currency",
+    "total",
+    "shipping_address",
+    "lines",
+    "shipment_id",
+    "shipment_status",
+    "tracking_code",
+    "facts",
+    "timeline",
+    "placed_at",
+)
+
+
 class OrderSummaryProduct(models.Model):
     """Which products an order contains: the index behind "orders with product X"."""
 

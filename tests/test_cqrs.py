@@ -7,31 +7,18 @@ import pytest
 from django.core.management import call_command
 
 from orders.projections import projection_state
-from orders.readmodels import OrderSummary, OrderSummaryProduct
+from orders.readmodels import SUMMARY_CONTENT, OrderSummary, OrderSummaryProduct
 from tests.factories import create_product, place_order
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
-FIELDS = (
-    "order_id",
-    "customer_id",
-    "status",
-    "status_reason",
-    "currency",
-    "total",
-    "shipping_address",
-    "lines",
-    "shipment_id",
-    "shipment_status",
-    "tracking_code",
-    "facts",
-    "timeline",
-    "placed_at",
-)
-
 
 def read_side(generation):
-    summaries = OrderSummary.objects.filter(generation=generation).order_by("order_id").values(*FIELDS)
+    summaries = (
+        OrderSummary.objects.filter(generation=generation)
+        .order_by("order_id")
+        .values("order_id", *SUMMARY_CONTENT)
+    )
     products = OrderSummaryProduct.objects.filter(generation=generation).order_by("order_id", "product_id")
     return list(summaries), list(products.values_list("order_id", "product_id", "customer_id", "placed_at"))
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from events.consumer import Outcome, apply
 from events.registry import get_handler
 from orders.projections import projection_state
-from orders.readmodels import OrderSummary
+from orders.readmodels import SUMMARY_CONTENT, OrderSummary
 from orders.tests.helpers import API_DBS, event, placed_order, project_published, shipment_event
 
 pytestmark = pytest.mark.django_db(databases=API_DBS)
@@ -67,24 +67,7 @@ def saga_events(order_id=42, customer_id=7):
 
 
 def comparable(s: OrderSummary) -> dict:
-    return {
-        f: getattr(s, f)
-        for f in (
-            "customer_id",
-            "status",
-            "status_reason",
-            "currency",
-            "total",
-            "shipping_address",
-            "lines",
-            "shipment_id",
-            "shipment_status",
-            "tracking_code",
-            "facts",
-            "timeline",
-            "placed_at",
-        )
-    }
+    return {field: getattr(s, field) for field in SUMMARY_CONTENT}
 
 
 def test_a_summary_carries_lines_shipment_and_a_timeline():
