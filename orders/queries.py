@@ -10,15 +10,20 @@ import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from events.models import InboxEntry
 from orders.projections import READ_ALIAS, projection_state
-from orders.readmodels import OrderSummary, OrderSummaryProduct
+from orders.readmodels import OrderSummary
 
 # The inbox name of orders.projections.project_order_summary: its inbox rows say what the read
 # side has applied.
 PROJECTION_HANDLER = "orders.project_order_summary"
+
+# Newest first. The sort keys are annotations so that a list read through another table's index
+# sorts by that table's copy of placed_at/order_id (see `product` below); the API's cursor
+# pagination (orders/api/views.NewestFirst) orders and seeks by these same names.
+LIST_ORDERING = ("-listed_at", "-listed_order_id")
 
 
 def list_summaries_for(
@@ -44,11 +49,20 @@ def list_summaries_for(
     if placed_before:
         summaries = summaries.filter(placed_at__lt=placed_before)
     if product:
-        with_product = OrderSummaryProduct.objects.using(READ_ALIAS).filter(
-            generation=generation, product_id=product
+        # Walk OrderSummaryProduct's (generation, product_id, -placed_at, -order_id) index newest
+        # first and fetch each row's summary by (generation, order_id): one page reads one page.
+        # (`order_id IN (subquery)` sorted by the summary's own placed_at cannot use that index:
+        # Postgres reads either every order with the product and sorts them, or the newest
+        # orders of all until it has found a page's worth with the product.)
+        rows = {"product_row__product_id": product}
+        if not is_staff:
+            rows["product_row__customer_id"] = user_id  # served by summary_by_customer_product
+        summaries = summaries.filter(**rows).annotate(
+            listed_at=F("product_row__placed_at"), listed_order_id=F("product_row__order_id")
         )
-        summaries = summaries.filter(order_id__in=with_product.values("order_id"))
-    return summaries.order_by("-placed_at", "-order_id")
+    else:
+        summaries = summaries.annotate(listed_at=F("placed_at"), listed_order_id=F("order_id"))
+    return summaries.order_by(*LIST_ORDERING)
 
 
 def get_summary_for(*, order_id: int, user_id: int, is_staff: bool) -> OrderSummary | None:

@@ -100,6 +100,17 @@ class OrderSummaryProduct(models.Model):
     product_id = models.PositiveBigIntegerField()
     customer_id = models.PositiveBigIntegerField()
     placed_at = models.DateTimeField()
+    # The summary this row belongs to: a join on (generation, order_id), with no column and no
+    # constraint of its own. "Orders with product X" is read through it in this table's index
+    # order (orders/queries.py), so a page costs the same however many orders have the product.
+    summary = models.ForeignObject(
+        OrderSummary,
+        on_delete=models.DO_NOTHING,
+        from_fields=["generation", "order_id"],
+        to_fields=["generation", "order_id"],
+        related_name="product_rows",
+        related_query_name="product_row",
+    )
 
     class Meta:
         constraints = [
@@ -110,7 +121,11 @@ class OrderSummaryProduct(models.Model):
         indexes = [
             models.Index(
                 fields=["generation", "product_id", "-placed_at", "-order_id"], name="summary_by_product"
-            )
+            ),
+            models.Index(
+                fields=["generation", "customer_id", "product_id", "-placed_at", "-order_id"],
+                name="summary_by_customer_product",
+            ),
         ]
 
     def __str__(self) -> str:

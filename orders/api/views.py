@@ -42,7 +42,7 @@ CONSISTENCY_PARAMETER = OpenApiParameter(
 class NewestFirst(CursorPagination):
     """Cursor pages: a page costs the same with 1k or 100k orders (no COUNT, no OFFSET)."""
 
-    ordering = ("-placed_at", "-order_id")
+    ordering = queries.LIST_ORDERING
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
