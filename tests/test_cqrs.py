@@ -13,6 +13,13 @@ from tests.factories import create_product, place_order
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _monolith_event_log(settings):
+    """These tests run the saga in-process (drain), so the log to rebuild from is the outbox,
+    whatever EVENTS_TRANSPORT the suite runs with; the Kafka log is tested in tests/integration."""
+    settings.EVENTS = {**settings.EVENTS, "TRANSPORT": "local"}
+
+
 def read_side(generation):
     summaries = (
         OrderSummary.objects.filter(generation=generation)

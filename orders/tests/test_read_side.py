@@ -222,7 +222,10 @@ def test_while_a_rebuild_runs_live_events_reach_both_generations():
 
 
 @pytest.mark.django_db(databases="__all__")
-def test_projection_lag_is_reported_in_events_and_seconds_to_staff(customer, staff_api, customer_api):
+def test_projection_lag_is_reported_in_events_and_seconds_to_staff(
+    customer, staff_api, customer_api, settings
+):
+    settings.EVENTS = {**settings.EVENTS, "TRANSPORT": "local"}  # lag over Kafka: tests/integration
     placed_order(customer.id, project=False)  # published, not relayed: the projection is behind
     lag = staff_api.get("/api/orders/projections/").json()["projections"][0]
     assert lag["name"] == "order_summary"
