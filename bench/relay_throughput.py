@@ -1,0 +1,667 @@
+#!/usr/bin/env python
+"""Outbox relay throughput: the real relay vs a naive one vs the broker's own limit, in one run.
+
+    .venv/bin/python bench/relay_throughput.py [--events 100000] [--size 1000] [--batch-size 500]
+
+A benchmark, not a test: it asserts nothing about timing, it prints figures. What it does:
+
+1. creates a private Postgres database (default cluster from DATABASE_URL_ORDERS, role shop)
+   and migrates it as the `orders` alias, and private Kafka topics (EVENTS_NAMESPACE=bench-<hex>.);
+2. fills the outbox with N shop.orders.order_placed.v1 events (data validates against the
+   schema; order lines are added and the address padded so the Kafka value is exactly --size
+   bytes) and drains it with the real `events.relay.Relay(..., KafkaTransport(...))`, acks=all,
+   once per batch size;
+3. drains a smaller outbox with a naive relay: one row, one send, future.get(), one UPDATE;
+4. runs Kafka's own ProducerPerformance (Java) against the same broker with the same record
+   size, acks=all, as the ceiling;
+5. prints one table, then drops its database and deletes its topics.
+
+Nothing here changes the relay: it runs events/relay.py and events/transports/kafka.py as they
+are. --profile adds a cProfile of one extra real-relay run (main thread only: kafka-python's
+sender thread is not in it; its cost shows as time waiting in flush()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EVENT_TYPE = "shop.orders.order_placed.v1"
+PARTITIONS = 6  # what `manage.py ensure_topics` creates by default
+MIB = 1024 * 1024  # ProducerPerformance's "MB" is MiB; use the same unit
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=100_000, help="outbox rows per real-relay run")
+    p.add_argument("--size", type=int, default=1000, help="Kafka record value size in bytes (event data)")
+    p.add_argument("--batch-size", type=int, default=500, help="the relay batch size (the default setting)")
+    p.add_argument(
+        "--also-batch-sizes",
+        default="100,2000",
+        help="more batch sizes to run the real relay with, comma separated ('' = none)",
+    )
+    p.add_argument("--naive-events", type=int, default=5000, help="sample size for the naive relay")
+    p.add_argument("--partitions", type=int, default=PARTITIONS)
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get("DATABASE_URL_ORDERS", "postgres://shop:shop@127.0.0.1:5432/shop_orders"),
+        help="any database URL on the cluster to use (only host, port, user, password are taken)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        help="Kafka bootstrap servers",
+    )
+    p.add_argument("--no-broker-baseline", action="store_true", help="skip Java ProducerPerformance")
+    p.add_argument("--profile", action="store_true", help="also cProfile one real-relay run")
+    p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
+    return p.parse_args()
+
+
+# --- set-up before Django ----------------------------------------------------------------------
+
+
+def database_url(base: str, name: str) -> str:
+    parts = urlsplit(base)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+
+
+def pg_admin(base: str):
+    import psycopg
+
+    parts = urlsplit(base)
+    return psycopg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def configure_django(db_url: str, namespace: str, bootstrap: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "shop.settings"
+    os.environ["SHOP_SERVICES"] = "orders"  # only the orders aliases are configured
+    os.environ["DATABASE_URL_ORDERS"] = db_url
+    os.environ["EVENTS_NAMESPACE"] = namespace
+    os.environ["EVENTS_TRANSPORT"] = "kafka"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    os.environ["EVENTS_RELAY_IN_PROCESS"] = "0"
+    os.environ["CELERY_IN_PROCESS_WORKER"] = "0"
+    # A relay process runs with DEBUG off; DEBUG on would log every query in memory.
+    os.environ["DJANGO_DEBUG"] = "0"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # "group_id is None" from the offset probe
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def order_placed_data(order_id: int, rng: random.Random, size: int) -> dict:
+    """A valid order_placed.v1 payload whose compact, sorted JSON (the Kafka value) is exactly
+    `size` bytes, for sizes from ~200 B up: order lines are added, then the address padded."""
+
+    def encoded(obj) -> int:
+        return len(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
+
+    lines: list[dict] = []
+    street = f"{rng.randint(1, 999)} {rng.choice(['Rue de la Paix', 'Main Street', 'Hauptstrasse'])}, "
+    data = {
+        "order_id": order_id,
+        "customer_id": rng.randint(1, 50_000),
+        "currency": "EUR",
+        "total": "0.00",
+        "shipping_address": street,
+        "lines": lines,
+    }
+    length = encoded(data)  # with "lines": [], grows by each line plus a comma
+    while len(lines) < 1000:
+        pid = rng.randint(1, 100_000)
+        line = {
+            "product_id": pid,
+            "sku": f"SKU-{pid:06d}",
+            "name": f"Product {pid} {rng.choice(['mug', 'shirt', 'lamp', 'book', 'chair'])}",
+            "unit_price": f"{rng.randint(100, 99_999) / 100:.2f}",
+            "quantity": rng.randint(1, 5),
+        }
+        grown = length + encoded(line) + (1 if lines else 0)
+        if lines and grown > size - 60:  # leave room for the total and the padded address
+            break
+        lines.append(line)
+        length = grown
+    cents = sum(round(float(line["unit_price"]) * 100) * line["quantity"] for line in lines)
+    data["total"] = f"{cents / 100:.2f}"
+    pad = size - encoded(data)
+    if pad > 0:
+        data["shipping_address"] = (street + "x" * pad)[:500]
+    return data
+
+
+def make_rows(n: int, size: int, seed: int = 42) -> list[tuple]:
+    """(event_id, topic, key, type, envelope_json, created_at) for COPY into the outbox: what
+    publish() writes for an order_placed event, minus the business transaction around it."""
+    from events import tracing
+    from events.envelope import Event
+    from events.schemas import topic_for, validate
+
+    rng = random.Random(seed)
+    topic = topic_for(EVENT_TYPE)
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(n):
+        order_id = i + 1
+        data = order_placed_data(order_id, rng, size)
+        event = Event(
+            type=EVENT_TYPE,
+            source="/shop/orders",
+            subject=str(order_id),
+            data=data,
+            traceparent=tracing.new_traceparent(),
+            requestid=uuid.uuid4().hex,
+        )
+        # Event.to_dict() deep-copies data (dataclasses.asdict): slow for 100k events, and the
+        # same dict as this shallow one, which a sample checks along with the schema.
+        envelope = {k: v for k, v in vars(event).items() if v is not None}
+        if i % 1000 == 0:
+            validate(EVENT_TYPE, data)
+            if envelope != event.to_dict():
+                raise RuntimeError("bench envelope differs from Event.to_dict()")
+        rows.append((event.id, topic, event.subject, EVENT_TYPE, json.dumps(envelope), now))
+    return rows
+
+
+def fill_outbox(alias: str, rows: list[tuple]) -> float:
+    """Empty the outbox and COPY `rows` into it (as publish() would have, minus the business
+    transactions); VACUUM ANALYZE so every run starts from the same table state."""
+    from django.db import connections
+
+    from events.models import OutboxEvent
+
+    table = OutboxEvent._meta.db_table
+    started = time.perf_counter()
+    conn = connections[alias]
+    with conn.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table} RESTART IDENTITY")
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} (event_id, topic, key, type, envelope, created_at) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    return time.perf_counter() - started
+
+
+def unpublished(alias: str) -> int:
+    from events.models import OutboxEvent
+
+    return OutboxEvent.objects.using(alias).filter(published_at__isnull=True).count()
+
+
+# --- Kafka helpers -----------------------------------------------------------------------------
+
+
+def create_topics(bootstrap: list[str], names: list[str], partitions: int) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shop-bench")
+    try:
+        admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+    finally:
+        admin.close()
+
+
+def delete_topics(bootstrap: list[str], names: list[str]) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shop-bench")
+    try:
+        existing = set(admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+def end_offset_total(bootstrap: list[str], topic: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="shop-bench-offsets")
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads: includes the sender thread
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- the three contenders ----------------------------------------------------------------------
+
+
+class Phases:
+    """Where the real relay's wall time goes, from hooks that cost next to nothing: Django's
+    execute_wrapper around every SQL statement, and wrappers around the transport's send() and
+    the producer's flush(). What is left is decoding rows and building Messages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"select": 0.0, "update": 0.0, "send": 0.0, "flush": 0.0}
+        self.flush_timed = True
+
+    def sql(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = "select" if sql.lstrip().upper().startswith("SELECT") else "update"
+            self.seconds[kind] += time.perf_counter() - started
+
+    def wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+
+        return timed
+
+    def table(self, wall: float) -> list[tuple[str, float | None]]:
+        s = self.seconds
+        flush = s["flush"] if self.flush_timed else None
+        return [
+            ("SELECT batch (server + transfer)", s["select"]),
+            ("decode rows, Event.from_dict, Messages", wall - s["select"] - s["update"] - s["send"]),
+            ("to_kafka + producer.send() per record", s["send"] - (flush or 0.0)),
+            ("producer.flush(): wait for acks=all", flush),
+            ("UPDATE ... WHERE id IN (...) + commit", s["update"]),
+        ]
+
+
+def run_real_relay(alias: str, bootstrap: list[str], topic: str, batch_size: int, n: int, profile=None):
+    from django.db import connections
+
+    from events.relay import Relay
+    from events.transports.kafka import KafkaTransport
+
+    transport = KafkaTransport(bootstrap)
+    # Warm up: connect and fetch the topic's metadata, as a long-running relay already has.
+    producer = transport.producer
+    if hasattr(producer, "partitions_for"):  # kafka-python
+        producer.partitions_for(topic)
+    else:  # a client library with another API (e.g. confluent-kafka's list_topics)
+        producer.list_topics(topic, timeout=10)
+    phases = Phases()
+    transport.send = phases.wrap("send", transport.send)
+    try:
+        producer.flush = phases.wrap("flush", producer.flush)
+    except (AttributeError, TypeError):  # a C extension type: flush time stays inside send
+        phases.flush_timed = False
+    relay = Relay(alias, transport, batch_size=batch_size)
+    before = end_offset_total(bootstrap, topic)
+    with connections[alias].execute_wrapper(phases.sql):
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        total = 0
+        while sent := relay.relay_pending():
+            total += sent
+        if profile is not None:
+            profile.disable()
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    transport.close()
+    landed = end_offset_total(bootstrap, topic) - before
+    left = unpublished(alias)
+    if total != n or left or landed != n:
+        print(
+            f"  !! batch {batch_size}: relayed {total}/{n}, {left} left unpublished, {landed} landed on Kafka"
+        )
+    return {
+        "events": total,
+        "seconds": wall,
+        "cpu": cpu,
+        "batches": -(-total // batch_size),
+        "phases": phases.table(wall),
+    }
+
+
+def run_naive_relay(alias: str, bootstrap: list[str], topic: str, n: int, linger_ms: int | None):
+    """What a first relay looks like: oldest unpublished row, send it, wait for its ack, mark it
+    published, next. Same producer settings as the real relay (acks=all, idempotence, lz4),
+    except linger_ms when given."""
+    from django.utils import timezone
+    from kafka import KafkaProducer
+
+    from events.envelope import Event
+    from events.models import OutboxEvent
+    from events.transports.kafka import SEND_TIMEOUT_SECONDS, kafka_name, producer_config
+
+    config = producer_config(bootstrap)
+    if linger_ms is not None:
+        config["linger_ms"] = linger_ms
+    producer = KafkaProducer(**config)
+    producer.partitions_for(topic)
+    outbox = OutboxEvent.objects.using(alias)
+    before = end_offset_total(bootstrap, topic)
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    total = 0
+    while True:
+        row = (
+            outbox.filter(published_at__isnull=True)
+            .order_by("id")
+            .values_list("id", "topic", "key", "envelope")
+            .first()
+        )
+        if row is None:
+            break
+        row_id, logical_topic, _, envelope = row
+        key, value, headers = Event.from_dict(envelope).to_kafka()
+        producer.send(kafka_name(logical_topic), key=key, value=value, headers=headers).get(
+            timeout=SEND_TIMEOUT_SECONDS
+        )
+        outbox.filter(id=row_id).update(published_at=timezone.now())
+        total += 1
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    producer.close(timeout=5)
+    landed = end_offset_total(bootstrap, topic) - before
+    if total != n or landed != n:
+        print(f"  !! naive: relayed {total}/{n}, {landed} landed on Kafka")
+    return {"events": total, "seconds": wall, "cpu": cpu, "batches": total}
+
+
+SUMMARY = re.compile(
+    r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
+    r"([\d.]+) ms max latency"
+)
+
+
+def kafka_classpath() -> str | None:
+    script = ROOT / "scripts" / "kafka-local"
+    with contextlib.suppress(Exception):
+        out = subprocess.run([str(script), "classpath"], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip().splitlines()[-1]
+    libs = sorted((ROOT / ".cache" / "kafka").glob("*/libs"))
+    return f"{libs[-1]}/*" if libs else None
+
+
+def run_producer_perf(bootstrap: list[str], topic: str, n: int, size: int, payload_file: Path | None):
+    """Kafka's own ProducerPerformance (the Java client): the broker's ceiling for this record
+    size with acks=all. Kafka 4.x: --command-property replaces the deprecated --producer-props."""
+    java, classpath = shutil.which("java"), kafka_classpath()
+    if not java or not classpath:
+        return None, "java or the Kafka jars not found"
+    cmd = [
+        java,
+        "-Xmx512m",
+        "-cp",
+        classpath,
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--bootstrap-server",
+        ",".join(bootstrap),
+        "--topic",
+        topic,
+        "--num-records",
+        str(n),
+        "--throughput",
+        "-1",
+        "--command-property",
+        "acks=all",
+        "linger.ms=5",
+        "batch.size=262144",
+        "compression.type=lz4",
+    ]
+    cmd += ["--payload-file", str(payload_file)] if payload_file else ["--record-size", str(size)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    lines = [m for m in (SUMMARY.search(line) for line in out.stdout.splitlines()) if m]
+    if out.returncode != 0 or not lines:
+        return None, (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no summary line"]
+    m = lines[-1]  # the final summary (earlier ones are the periodic reports)
+    return {
+        "events": int(m.group(1)),
+        "rate": float(m.group(2)),
+        "mib": float(m.group(3)),
+        "avg_ms": float(m.group(4)),
+        "max_ms": float(m.group(5)),
+        "line": m.group(0),
+    }, " ".join(["java", *cmd[1:]]).replace(classpath, "'<kafka libs>/*'")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = parse_args()
+    bootstrap = [s.strip() for s in args.bootstrap.split(",") if s.strip()]
+    tag = uuid.uuid4().hex[:8]
+    db_name = f"shop_bench_relay_{tag}"
+    namespace = f"bench-{tag}."
+    batch_sizes = [args.batch_size] + [
+        int(b) for b in args.also_batch_sizes.split(",") if b.strip() and int(b) != args.batch_size
+    ]
+
+    with pg_admin(args.pg_url) as admin:
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    topics: list[str] = []
+    try:
+        configure_django(database_url(args.pg_url, db_name), namespace, args.bootstrap)
+        from django.core.management import call_command
+        from django.db import connections
+
+        from events.schemas import topic_for
+        from events.transports.kafka import kafka_name
+
+        alias = "orders"
+        call_command("migrate", database=alias, verbosity=0)
+        topic = kafka_name(topic_for(EVENT_TYPE))
+        perf_topic = kafka_name("bench.producer-performance")
+        topics = [topic, perf_topic]
+        create_topics(bootstrap, topics, args.partitions)
+
+        print(
+            f"relay_throughput: database {db_name}, topics {namespace}*, {args.partitions} partitions, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        t = time.perf_counter()
+        rows = make_rows(max(args.events, args.naive_events), args.size)
+        sample = json.loads(rows[0][4])
+        from events.envelope import Event
+
+        key, value, headers = Event.from_dict(sample).to_kafka()
+        overhead = len(key) + sum(len(h) + len(v) for h, v in headers)
+        envelope_bytes = sum(len(r[4]) for r in rows[:1000]) / min(len(rows), 1000)
+        print(
+            f"  built {len(rows)} {EVENT_TYPE} envelopes in {time.perf_counter() - t:.1f}s: "
+            f"value {len(value)} B, key+headers {overhead} B, outbox envelope ~{envelope_bytes:.0f} B"
+        )
+
+        results: list[tuple[str, int, dict]] = []
+        for bs in batch_sizes:
+            secs = fill_outbox(alias, rows[: args.events])
+            print(f"  real relay, batch {bs}: outbox filled ({args.events} rows, {secs:.1f}s), draining...")
+            results.append(("real relay", bs, run_real_relay(alias, bootstrap, topic, bs, args.events)))
+
+        naive: list[tuple[str, int, dict]] = []
+        for linger in (None, 0) if args.naive_events else ():
+            fill_outbox(alias, rows[: args.naive_events])
+            label = "naive relay" + (" (linger_ms=0)" if linger == 0 else "")
+            print(f"  {label}: draining {args.naive_events} rows one at a time...")
+            naive.append((label, 1, run_naive_relay(alias, bootstrap, topic, args.naive_events, linger)))
+
+        perf: list[tuple[str, dict | None, str]] = []
+        if not args.no_broker_baseline:
+            with tempfile.NamedTemporaryFile("w", suffix=".payloads", delete=False) as f:
+                for r in rows[:2000]:
+                    f.write(json.dumps(json.loads(r[4])["data"], separators=(",", ":"), sort_keys=True))
+                    f.write("\n")
+                payload_file = Path(f.name)
+            try:
+                for label, pf in (("random bytes", None), ("the relay's JSON values", payload_file)):
+                    print(f"  ProducerPerformance ({label}): {args.events} records...")
+                    res, cmd = run_producer_perf(bootstrap, perf_topic, args.events, args.size, pf)
+                    perf.append((label, res, cmd))
+            finally:
+                payload_file.unlink(missing_ok=True)
+
+        profile_text = None
+        if args.profile:
+            fill_outbox(alias, rows[: args.events])
+            prof = cProfile.Profile()
+            print(f"  cProfile: real relay, batch {args.batch_size}, draining...")
+            res = run_real_relay(alias, bootstrap, topic, args.batch_size, args.events, profile=prof)
+            buf = io.StringIO()
+            stats = pstats.Stats(prof, stream=buf)
+            buf.write(f"profiled run: {res['events'] / res['seconds']:,.0f} events/s under cProfile\n")
+            stats.sort_stats("cumulative").print_stats(30)
+            stats.sort_stats("tottime").print_stats(20)
+            profile_text = buf.getvalue()
+
+        report(args, results, naive, perf, len(value), overhead)
+        if profile_text:
+            print("\ncProfile of the relay's main thread (sender thread not included):")
+            print(profile_text)
+        connections.close_all()
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        with pg_admin(args.pg_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if topics and not args.keep_topics:
+            with contextlib.suppress(Exception):
+                delete_topics(bootstrap, topics)
+
+
+def markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
+
+    rule = (
+        "|"
+        + "|".join("-" * (w + 1) + ":" if i in right else "-" * (w + 2) for i, w in enumerate(widths))
+        + "|"
+    )
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def report(args, results, naive, perf, value_size, overhead) -> None:
+    ceiling = next((p["rate"] for _, p, _ in perf if p), None)
+    rows = []
+    for label, bs, r in [*results, *naive]:
+        rate = r["events"] / r["seconds"]
+        rows.append(
+            [
+                label,
+                str(bs),
+                str(r["events"]),
+                f"{r['seconds']:.2f}",
+                f"{rate:,.0f}",
+                f"{rate * value_size / MIB:.2f}",
+                f"{100 * r['cpu'] / r['seconds']:.0f}%",
+                f"{1e6 * r['cpu'] / r['events']:.0f}",
+                f"{100 * rate / ceiling:.1f}%" if ceiling else "-",
+            ]
+        )
+    for label, p, _ in perf:
+        name = f"ProducerPerformance ({label})"
+        if p is None:
+            rows.append([name, "-", "-", "-", "failed", "-", "-", "-", "-"])
+            continue
+        rate = p["rate"]
+        rows.append(
+            [
+                name,
+                "-",
+                str(p["events"]),
+                f"{p['events'] / rate:.2f}",
+                f"{rate:,.0f}",
+                f"{p['mib']:.2f}",
+                "-",
+                "-",
+                f"{100 * rate / ceiling:.1f}%" if ceiling else "-",
+            ]
+        )
+    header = ["path", "batch", "events", "seconds", "events/s", "MiB/s", "cpu", "cpu us/event", "vs broker"]
+    print()
+    print(
+        f"relay_throughput: {args.events} events, value {value_size} B (+{overhead} B key and ce_* headers),"
+        f" acks=all, lz4, {args.partitions} partitions, {os.cpu_count()} CPUs,"
+        f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}"
+    )
+    print()
+    print(markdown_table(header, rows, right=set(range(1, 9))))
+    print()
+    primary = results[0][2]
+    real_rate = primary["events"] / primary["seconds"]
+    if naive:
+        best_naive = max(r["events"] / r["seconds"] for _, _, r in naive)
+        print(f"real relay (batch {args.batch_size}) / best naive relay: {real_rate / best_naive:,.1f}x")
+    for label, p, cmd in perf:
+        if p:
+            print(
+                f"real relay (batch {args.batch_size}) / ProducerPerformance ({label}): "
+                f"{100 * real_rate / p['rate']:.1f}%"
+                f" (its latency: avg {p['avg_ms']:.0f} ms, max {p['max_ms']:.0f} ms)"
+            )
+        else:
+            print(f"ProducerPerformance ({label}) failed: {cmd}")
+    if perf and perf[0][1]:
+        print(f"broker baseline command: {perf[0][2]}")
+    print()
+    print(f"where the real relay's time goes (batch {args.batch_size}, wall time per event):")
+    for label, secs in primary["phases"]:
+        if secs is None:
+            print(f"  {label:<42}  (not timed separately: counted in the line above)")
+            continue
+        us = 1e6 * secs / primary["events"]
+        print(f"  {label:<42} {us:7.1f} us  {100 * secs / primary['seconds']:5.1f}%")
+    print(
+        "cpu = this process's user+sys CPU time (all threads, incl. the Kafka client's) / wall time, and"
+        " per event: the figure least moved by other load on the machine; MiB/s counts value bytes only"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
