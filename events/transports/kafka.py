@@ -148,9 +148,22 @@ class KafkaConsumerRuntime:
 
     def run(self, stop: threading.Event) -> None:
         log.info("consuming %s for %s", ", ".join(self.topics), self.service)
+        from kafka.errors import CommitFailedError, KafkaError
+
         try:
             while not stop.is_set():
-                self.poll_once()
+                try:
+                    self.poll_once()
+                except CommitFailedError as exc:
+                    # The group rebalanced (e.g. after a broker outage) while we held records: they
+                    # were applied, but their offsets go uncommitted, so they come again and the
+                    # inbox turns the repeat into a no-op. Keep consuming.
+                    log.warning(
+                        "offset commit failed after a rebalance, records will be redelivered: %s", exc
+                    )
+                except KafkaError as exc:
+                    log.warning("Kafka unavailable, retrying: %s", exc)
+                    stop.wait(1.0)
         finally:
             self.consumer.close(autocommit=False)
             if self._dead_letters is not None:
