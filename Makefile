@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean
+.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx
 # The Postgres URLs of every alias (scripts/postgres-local prints them).
 PG_ENV = eval "$$(scripts/postgres-local env)"
 
@@ -27,7 +27,7 @@ run: seed                     ## the monolith at http://127.0.0.1:8000 (SQLite p
 	@echo "shop: http://127.0.0.1:8000/api/docs/  admin: http://127.0.0.1:8000/admin/ (admin / demo-pass-123)"
 	$(PY) manage.py runserver 127.0.0.1:8000 --noreload
 
-lint: venv
+lint: venv validate-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -44,7 +44,7 @@ test-services: venv services  ## the whole suite again on Postgres per app + Kaf
 
 test: lint test-fast test-services  ## lint, import contracts, both suites (the README's test command)
 
-services: db kafka redis      ## everything shape 2 needs, started locally
+services: db kafka redis nginx ## everything shapes 2 and 3 need, started (nginx: installed) locally
 services-stop:
 	-scripts/kafka-local stop
 	-scripts/redis-local stop
@@ -60,3 +60,13 @@ redis:
 
 clean:
 	rm -rf data .cache/kafka/run
+
+# --- shape 3: split services -----------------------------------------------------------------------
+split: venv                   ## every service as its own processes behind nginx on http://127.0.0.1:8080 (scripts/split-local)
+	scripts/split-local start
+split-stop:
+	scripts/split-local stop
+validate-deploy: venv         ## docker/ and k8s/ checked offline: Kubernetes schemas, compose spec, wiring
+	$(PY) scripts/validate-deploy
+nginx:                        ## nginx for the split's gateway (apt-get, once)
+	scripts/split-local nginx

@@ -93,12 +93,16 @@ DATABASE_ROUTERS = ["shop.routers.AppDatabaseRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- apps ---------------------------------------------------------------------------------------
+# Sessions, messages and the admin are database-backed (`default`): only the identity service
+# (`shop`) has them. The other services authenticate statelessly (RS256 tokens) and keep auth and
+# contenttypes installed only for their model classes (simplejwt resolves the user model) — they
+# never query them, and their 'default' raises on any use.
+SERVES_IDENTITY = "shop" in SHOP_SERVICES
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    *(["django.contrib.admin"] if SERVES_IDENTITY else []),
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
+    *(["django.contrib.sessions", "django.contrib.messages"] if SERVES_IDENTITY else []),
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
@@ -114,11 +118,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "shop.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    *(["django.contrib.sessions.middleware.SessionMiddleware"] if SERVES_IDENTITY else []),
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    *(
+        [
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ]
+        if SERVES_IDENTITY
+        else []
+    ),
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -240,6 +250,10 @@ EVENTS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 # Its own queue name, so deployments (or test clusters) sharing a Redis never take each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="shop")
+if set(SHOP_SERVICES) != set(topology.SERVICES):
+    # A split service sends only its own tasks (apps never import each other) and its worker is
+    # the only one that can run them (the only one with its databases): one queue per service.
+    CELERY_TASK_DEFAULT_QUEUE += "." + "+".join(SHOP_SERVICES)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=SHOP_ENV == "test")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -252,6 +266,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-pending-orders": {"task": "orders.tasks.expire_pending_orders", "schedule": 60.0},
     "prune-published-outbox": {"task": "events.tasks.prune_published_outbox", "schedule": 3600.0},
 }
+if "orders" not in SHOP_SERVICES:
+    # A service's beat schedules only its own tasks; pruning covers the databases it serves.
+    del CELERY_BEAT_SCHEDULE["expire-pending-orders"]
 # How long each shipment step takes before the next (seconds); short in dev for a quick demo.
 DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
 ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)

@@ -5,6 +5,9 @@ integration tests, the benchmarks and `make split`.
 Each LocalCluster gets fresh databases (cloned from a migrated template, so a new cluster
 costs milliseconds) and its own Kafka namespace (topic and group prefix), so clusters never see
 each other's data or events.
+
+By default every process sees every database (shape 2). Given `services=[...]`, a process gets
+SHOP_SERVICES and the database URLs of those services only (shape 3, tests/split/local.py).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from shop.topology import ALL_ALIASES
+from shop.topology import ALL_ALIASES, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("SHOP_PG_ADMIN_URL", "postgresql://shop:shop@127.0.0.1:5432/postgres")
@@ -35,6 +39,13 @@ def _pg_url(dbname: str) -> str:
 
 def _admin():
     return psycopg.connect(PG_ADMIN_URL, autocommit=True)
+
+
+def aliases_of(services: Sequence[str] | None) -> tuple[str, ...]:
+    """The database aliases a process serving `services` may see (None: all of them)."""
+    if services is None:
+        return ALL_ALIASES
+    return tuple(alias for name in services for alias in SERVICES[name].aliases)
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -121,6 +132,18 @@ class LocalCluster:
         self.manage("ensure_topics", "--partitions", "3")
         return self
 
+    def create_empty(self, *, fresh: bool) -> LocalCluster:
+        """Empty databases for every alias (kept if they exist, unless `fresh`), to be migrated
+        service by service (`migrate_all` under each SHOP_SERVICES) rather than cloned."""
+        with _admin() as conn:
+            for alias in ALL_ALIASES:
+                if fresh:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{self.db(alias)}" WITH (FORCE)')
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db(alias),))
+                if not exists.fetchone():
+                    conn.execute(f'CREATE DATABASE "{self.db(alias)}"')
+        return self
+
     def destroy(self) -> None:
         self.stop_all()
         with _admin() as conn:
@@ -130,21 +153,30 @@ class LocalCluster:
     def db(self, alias: str) -> str:
         return f"shop_{self.name}_{alias}"
 
-    def env(self, **extra: str) -> dict[str, str]:
-        urls = {f"DATABASE_URL_{a.upper()}": _pg_url(self.db(a)) for a in ALL_ALIASES}
-        return base_env(**urls, EVENTS_NAMESPACE=f"{self.name}.", KAFKA_BOOTSTRAP_SERVERS=self.kafka, **extra)
+    def env(self, *, services: Sequence[str] | None = None, **extra: str) -> dict[str, str]:
+        """A process's environment: every database (services=None), or SHOP_SERVICES and only
+        the databases of `services` (an empty list: no database at all, e.g. the gateway)."""
+        urls = {f"DATABASE_URL_{a.upper()}": _pg_url(self.db(a)) for a in aliases_of(services)}
+        env = base_env(**urls, EVENTS_NAMESPACE=f"{self.name}.", KAFKA_BOOTSTRAP_SERVERS=self.kafka)
+        env.pop("SHOP_SERVICES", None)
+        if services is not None:
+            env["SHOP_SERVICES"] = ",".join(services)
+        env.update(extra)
+        return env
 
-    def manage(self, *args: str, **extra_env: str):
-        return manage(*args, env=self.env(**extra_env))
+    def manage(self, *args: str, services: Sequence[str] | None = None, **extra_env: str):
+        return manage(*args, env=self.env(services=services, **extra_env))
 
     # --- processes --------------------------------------------------------------------------
-    def start(self, name: str, argv: list[str], **extra_env: str) -> Proc:
+    def start(
+        self, name: str, argv: list[str], *, services: Sequence[str] | None = None, **extra_env: str
+    ) -> Proc:
         log = self.workdir / f"{name}.log"
         offset = log.stat().st_size if log.exists() else 0
         handle = open(log, "ab")  # noqa: SIM115  (the child owns it from here)
         popen = subprocess.Popen(
             argv,
-            env=self.env(**extra_env),
+            env=self.env(services=services, **extra_env),
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -154,18 +186,41 @@ class LocalCluster:
         self.procs[name] = Proc(name, popen, log, offset)
         return self.procs[name]
 
-    def start_manage(self, name: str, *args: str, **extra_env: str) -> Proc:
-        return self.start(name, [sys.executable, str(ROOT / "manage.py"), *args], **extra_env)
-
-    def start_relay(self, name: str = "relay", **extra_env: str) -> Proc:
-        return self.start_manage(name, "relay_outbox", **extra_env)
-
-    def start_consumer(self, service: str, name: str | None = None, **extra_env: str) -> Proc:
-        return self.start_manage(
-            name or f"consumer-{service}", "consume_events", "--service", service, **extra_env
+    def start_manage(
+        self, name: str, *args: str, services: Sequence[str] | None = None, **extra_env: str
+    ) -> Proc:
+        return self.start(
+            name, [sys.executable, str(ROOT / "manage.py"), *args], services=services, **extra_env
         )
 
-    def start_web(self, port: int, workers: int = 2, name: str = "web", **extra_env: str) -> Proc:
+    def start_relay(
+        self, name: str = "relay", *, services: Sequence[str] | None = None, **extra_env: str
+    ) -> Proc:
+        return self.start_manage(name, "relay_outbox", services=services, **extra_env)
+
+    def start_consumer(
+        self, service: str, name: str | None = None, *, split: bool = False, **extra_env: str
+    ) -> Proc:
+        """One service's consumer; `split`: in a process that is that service alone."""
+        return self.start_manage(
+            name or f"consumer-{service}",
+            "consume_events",
+            "--service",
+            service,
+            services=[service] if split else None,
+            **extra_env,
+        )
+
+    def start_web(
+        self,
+        port: int,
+        workers: int = 2,
+        name: str = "web",
+        *,
+        services: Sequence[str] | None = None,
+        wait: bool = True,
+        **extra_env: str,
+    ) -> Proc:
         argv = [
             sys.executable,
             "-m",
@@ -182,17 +237,26 @@ class LocalCluster:
             "--log-level",
             "warning",
         ]
-        proc = self.start(name, argv, **extra_env)
-        from tests.http import wait_until_listening
+        proc = self.start(name, argv, services=services, **extra_env)
+        if wait:
+            from tests.http import wait_until_listening
 
-        wait_until_listening(port, process=proc.popen)
+            wait_until_listening(port, process=proc.popen)
         return proc
 
     def celery_env(self) -> dict[str, str]:
         """Settings for real Celery on Redis (instead of eager tasks inside the consumers)."""
         return {"CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_BROKER_URL": REDIS, "CELERY_QUEUE": self.name}
 
-    def start_celery_worker(self, name: str = "celery", **extra_env: str) -> Proc:
+    def start_celery_worker(
+        self,
+        name: str = "celery",
+        *,
+        services: Sequence[str] | None = None,
+        beat_schedule: Path | None = None,
+        **extra_env: str,
+    ) -> Proc:
+        """A Celery worker on Redis; with `beat_schedule`, it runs the beat too (-B)."""
         argv = [
             sys.executable,
             "-m",
@@ -207,7 +271,9 @@ class LocalCluster:
             "--without-gossip",
             "--without-mingle",
         ]
-        return self.start(name, argv, **self.celery_env(), **extra_env)
+        if beat_schedule is not None:
+            argv += ["--beat", "--schedule", str(beat_schedule)]
+        return self.start(name, argv, services=services, **{**self.celery_env(), **extra_env})
 
     def start_pipeline(self) -> None:
         """One relay for all databases and one consumer per service: shape 2's processes."""

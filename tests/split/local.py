@@ -1,0 +1,441 @@
+"""Shape 3 — split services behind a gateway — as local processes on loopback: the topology of
+docker/compose.yaml with one process per container, started through tests/cluster.py.
+
+Per service, every process runs with SHOP_SERVICES=<service> and the database URLs of that
+service only (so it cannot open another's database at all):
+
+    shop      gunicorn (identity: users, tokens, admin)             database default
+    catalog   gunicorn, relay, consumer                             database catalog
+    orders    gunicorn x2, relay, consumer, Celery worker + beat    databases orders, orders_read
+    delivery  gunicorn, relay, consumer, Celery worker + beat       database delivery
+    gateway   nginx from docker/gateway/nginx.conf.template, balancing the replicas
+
+plus the local Kafka (its own topic namespace), Redis (its own queues) and Postgres (databases
+shop_<name>_<alias>, each migrated with `migrate_all` under its service's SHOP_SERVICES).
+The settings are production's (SHOP_ENV=prod): secrets from the environment, only the shop
+service holds the private JWT key, JSON logs.
+
+`scripts/split-local` (make split / make split-stop) runs this module; the end-to-end test
+(tests/split/test_split_e2e.py) uses the same class on fresh databases and free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.cluster import ROOT, LocalCluster, Proc, manage
+
+GATEWAY_TEMPLATE = ROOT / "docker" / "gateway" / "nginx.conf.template"
+SERVICES = ("shop", "catalog", "orders", "delivery")
+WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
+WITH_CELERY = ("orders", "delivery")  # shipment steps; pending-order expiry; outbox pruning
+ADMIN_USER = "admin"
+# Stopped in this order: no new requests first, the relays (which drain outboxes) last.
+STOP_ORDER = ("gateway", "web", "worker", "consumer", "relay")
+
+
+def render_gateway(values: dict[str, str], template: Path = GATEWAY_TEMPLATE) -> str:
+    """The gateway's nginx.conf: the template with its ${UPPER_CASE} placeholders filled in
+    (what envsubst does in the nginx image); nginx's own $variables are left alone."""
+    text = template.read_text()
+    wanted = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", text))
+    missing = wanted - values.keys()
+    if missing:
+        raise KeyError(f"the gateway template needs values for {sorted(missing)}")
+    return re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", lambda m: values[m.group(1)], text)
+
+
+def upstream_servers(ports: list[int]) -> str:
+    return " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in ports)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if not found:
+        raise RuntimeError("nginx is not installed: scripts/split-local nginx (apt-get install nginx)")
+    return found
+
+
+def make_secrets() -> dict[str, str]:
+    from shop.identity.keys import generate_pem_pair
+
+    private, public = generate_pem_pair()
+    return {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_PRIVATE_KEY": private,
+        "JWT_PUBLIC_KEY": public,
+    }
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (None if gone or a zombie): guards a pid file against a
+    recycled pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _http_status(url: str, timeout: float = 3) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
+
+
+@dataclass
+class SplitTopology:
+    """The split deployment on this machine. `run_dir` holds logs, pid files, the rendered
+    gateway config and (for make split) the generated secrets."""
+
+    run_dir: Path
+    name: str = "split"
+    gateway_port: int = 8080
+    web_ports: dict[str, list[int]] = field(
+        default_factory=lambda: {
+            "shop": [18101],
+            "catalog": [18201],
+            "orders": [18301, 18302],
+            "delivery": [18401],
+        }
+    )
+    settings: dict[str, str] = field(default_factory=dict)  # extra environment for every service process
+    gateway: dict[str, str] = field(default_factory=dict)  # template values over the defaults below
+    secrets: dict[str, str] = field(default_factory=make_secrets)
+    admin_password: str = "demo-pass-123"
+
+    def __post_init__(self) -> None:
+        self.logs = self.run_dir / "logs"
+        self.pids = self.run_dir / "pids"
+        for folder in (self.logs, self.pids):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.cluster = LocalCluster(self.logs, name=self.name)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    # --- environment ----------------------------------------------------------------------------
+    def service_env(self, service: str) -> dict[str, str]:
+        """What one service's processes get besides SHOP_SERVICES and their own database URLs."""
+        env = {
+            "SHOP_ENV": "prod",
+            "DJANGO_SECRET_KEY": self.secrets["DJANGO_SECRET_KEY"],
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "JWT_PUBLIC_KEY": self.secrets["JWT_PUBLIC_KEY"],
+            # Only identity can sign; the others verify with the public key.
+            "JWT_PRIVATE_KEY": self.secrets["JWT_PRIVATE_KEY"] if service == "shop" else "",
+            "DELIVERY_STEP_SECONDS": "2",
+            **self.cluster.celery_env(),
+        }
+        env.update(self.settings)
+        return env
+
+    def manage(self, service: str, *args: str, **extra_env: str):
+        """A management command in a process that is `service` alone (raises with its output)."""
+        env = self.cluster.env(services=[service], **{**self.service_env(service), **extra_env})
+        done = manage(*args, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{service}: manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr[-4000:]}"
+            )
+        return done
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def prepare(self, *, fresh: bool) -> None:
+        """Databases (fresh, or kept from last time), each service migrated on its own databases
+        only, topics, the admin's static files, a staff user and the demo catalog."""
+        self.cluster.create_empty(fresh=fresh)
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            list(pool.map(lambda s: self.manage(s, "migrate_all", "-v", "0"), SERVICES))
+        # Independent of each other: topics; the admin's static files and user; the catalog.
+        with ThreadPoolExecutor(3) as pool:
+            for done in [
+                pool.submit(self.manage, "shop", "ensure_topics", "--partitions", "3"),
+                pool.submit(self._prepare_identity),
+                pool.submit(self.manage, "catalog", "seed_catalog"),
+            ]:
+                done.result()
+
+    def _prepare_identity(self) -> None:
+        self.manage("shop", "collectstatic", "--noinput", "-v", "0")
+        if not self._admin_exists():
+            self.manage(
+                "shop",
+                "createsuperuser",
+                "--noinput",
+                DJANGO_SUPERUSER_USERNAME=ADMIN_USER,
+                DJANGO_SUPERUSER_EMAIL="admin@example.com",
+                DJANGO_SUPERUSER_PASSWORD=self.admin_password,
+            )
+
+    def _admin_exists(self) -> bool:
+        rows = self.cluster.sql("default", "SELECT 1 FROM auth_user WHERE username = %s", (ADMIN_USER,))
+        return bool(rows)
+
+    def start(self) -> None:
+        """Every process, then the gateway once every service answers /readyz."""
+        for service, ports in self.web_ports.items():
+            for replica in range(1, len(ports) + 1):
+                self.start_web(service, replica, wait=False)
+        for service in WITH_EVENTS:
+            self._track(
+                self.cluster.start_relay(f"{service}-relay", services=[service], **self.service_env(service))
+            )
+            self.start_consumer(service)
+        for service in WITH_CELERY:
+            self.start_worker(service)
+        for service, ports in self.web_ports.items():
+            for port in ports:
+                self._wait(f"http://127.0.0.1:{port}/readyz", f"{service} on :{port} to be ready")
+        self.start_gateway()
+
+    def start_web(self, service: str, replica: int = 1, *, wait: bool = True) -> Proc:
+        """gunicorn for one replica of `service` (names like orders-web-2), on its port."""
+        port = self.web_ports[service][replica - 1]
+        proc = self._track(
+            self.cluster.start_web(
+                port,
+                workers=1,
+                name=f"{service}-web-{replica}",
+                services=[service],
+                wait=False,
+                **self.service_env(service),
+            )
+        )
+        if wait:
+            self._wait(f"http://127.0.0.1:{port}/readyz", f"{service} on :{port} to be ready")
+        return proc
+
+    def start_consumer(self, service: str) -> Proc:
+        return self._track(
+            self.cluster.start_consumer(
+                service, f"{service}-consumer", split=True, **self.service_env(service)
+            )
+        )
+
+    def start_worker(self, service: str) -> Proc:
+        return self._track(
+            self.cluster.start_celery_worker(
+                f"{service}-worker",
+                services=[service],
+                beat_schedule=self.run_dir / f"celerybeat-{service}",
+                **self.service_env(service),
+            )
+        )
+
+    def start_gateway(self) -> Proc:
+        prefix = self.run_dir / "nginx"
+        prefix.mkdir(exist_ok=True)
+        values = {
+            "GATEWAY_LISTEN": f"127.0.0.1:{self.gateway_port}",
+            "GATEWAY_RATE": "50r/s",
+            "GATEWAY_BURST": "100",
+            "GATEWAY_AUTH_RATE": "5r/s",
+            "GATEWAY_AUTH_BURST": "10",
+            "NGINX_RUN_DIR": str(prefix),
+            "GATEWAY_RESOLVER": "# fixed loopback addresses: no resolver",
+            **{f"{s.upper()}_SERVERS": upstream_servers(ports) for s, ports in self.web_ports.items()},
+            **self.gateway,
+        }
+        conf = prefix / "nginx.conf"
+        conf.write_text(render_gateway(values))
+        argv = [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+        proc = self._track(self.cluster.start("gateway", argv, services=[]))
+        self._wait(f"{self.url}/healthz", "the gateway", proc=proc)
+        return proc
+
+    def stop(self) -> None:
+        """Stop what this topology started: processes this object holds, and those named by pid
+        files (a `make split` started from another shell). SIGTERM, then SIGKILL after 20 s."""
+        names = {p.stem for p in self.pids.glob("*.pid")} | set(self.cluster.procs)
+
+        def rank(name: str) -> int:
+            return next((i for i, role in enumerate(STOP_ORDER) if role in name), len(STOP_ORDER))
+
+        def stop_one(name: str) -> None:
+            if name in self.cluster.procs:
+                self.cluster.stop(name)
+            else:
+                _stop_by_pid_file(self.pids / f"{name}.pid")
+            (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+        # One role at a time, the processes of a role all at once.
+        for role in range(len(STOP_ORDER) + 1):
+            group = [name for name in names if rank(name) == role]
+            if group:
+                with ThreadPoolExecutor(len(group)) as pool:
+                    list(pool.map(stop_one, group))
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process as `stop` would (SIGTERM, then SIGKILL after 20 s)."""
+        self.cluster.stop(name)
+        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one process (its whole process group) and forget it."""
+        self.cluster.signal(name, sig)
+        self.cluster.procs.pop(name)
+        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+    def destroy(self) -> None:
+        self.stop()
+        self.cluster.destroy()
+
+    def running(self) -> dict[str, bool]:
+        status = {}
+        for pid_file in sorted(self.pids.glob("*.pid")):
+            pid, started = pid_file.read_text().split()
+            status[pid_file.stem] = _proc_start_time(int(pid)) == started
+        return status
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _track(self, proc: Proc) -> Proc:
+        started = _proc_start_time(proc.popen.pid) or "0"
+        (self.pids / f"{proc.name}.pid").write_text(f"{proc.popen.pid} {started}\n")
+        return proc
+
+    def _wait(self, url: str, what: str, *, timeout: float = 120, proc: Proc | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _http_status(url) == 200:
+                return
+            dead = [p.name for p in self.cluster.procs.values() if not p.alive()]
+            if dead:
+                raise RuntimeError(
+                    f"{', '.join(dead)} exited while waiting for {what}\n{self.cluster.logs()}"
+                )
+            time.sleep(0.2)
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}\n{self.cluster.logs()}")
+
+
+def _stop_by_pid_file(pid_file: Path, timeout: float = 20) -> None:
+    try:
+        pid_text, started = pid_file.read_text().split()
+    except (OSError, ValueError):
+        return
+    pid = int(pid_text)
+    if _proc_start_time(pid) != started:
+        return  # already gone (or the pid now belongs to someone else)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _proc_start_time(pid) == started:
+        time.sleep(0.1)
+    if _proc_start_time(pid) == started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+# --- make split -------------------------------------------------------------------------------------
+RUN_DIR = ROOT / ".cache" / "split"
+
+
+def _persistent_secrets() -> dict[str, str]:
+    """make split keeps its generated secrets, so tokens and sessions survive a restart."""
+    path = RUN_DIR / "secrets.json"
+    if not path.exists():
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make_secrets()))
+        path.chmod(0o600)
+    return json.loads(path.read_text())
+
+
+def local_topology() -> SplitTopology:
+    base = int(os.environ.get("SPLIT_BASE_PORT", "18100"))
+    return SplitTopology(
+        RUN_DIR,
+        name="split",
+        gateway_port=int(os.environ.get("SPLIT_GATEWAY_PORT", "8080")),
+        web_ports={
+            "shop": [base + 1],
+            "catalog": [base + 101],
+            "orders": [base + 201, base + 202],
+            "delivery": [base + 301],
+        },
+        settings={"DELIVERY_STEP_SECONDS": os.environ.get("DELIVERY_STEP_SECONDS", "2")},
+        secrets=_persistent_secrets(),
+        admin_password=os.environ.get("SPLIT_ADMIN_PASSWORD", "demo-pass-123"),
+    )
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "status"
+    topology = local_topology()
+    if command == "start":
+        alive = [name for name, ok in topology.running().items() if ok]
+        if alive:
+            print(f"split: already running ({', '.join(alive)}); scripts/split-local stop first")
+            return 0
+        started = time.monotonic()
+        topology.prepare(fresh=False)
+        try:
+            topology.start()
+        except Exception:
+            topology.stop()
+            raise
+        print(f"split: {len(topology.cluster.procs)} processes up in {time.monotonic() - started:.0f}s")
+        print(f"  gateway  {topology.url}/api/docs/   admin: {topology.url}/admin/ ({ADMIN_USER})")
+        print(f"  logs     {topology.logs}/")
+        print("  stop     make split-stop")
+        return 0
+    if command == "dotenv":
+        # A docker/.env for docker/compose.yaml with fresh secrets (print it; nothing is stored).
+        generated = make_secrets()
+
+        def one_line(pem: str) -> str:
+            return '"' + pem.strip().replace("\n", "\\n") + '\\n"'
+
+        print("# generated by scripts/split-local dotenv: keep it out of git (docker/.env is ignored)")
+        print(f"DJANGO_SECRET_KEY={generated['DJANGO_SECRET_KEY']}")
+        print("DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1")
+        print(f"JWT_PRIVATE_KEY={one_line(generated['JWT_PRIVATE_KEY'])}")
+        print(f"JWT_PUBLIC_KEY={one_line(generated['JWT_PUBLIC_KEY'])}")
+        for service in SERVICES:
+            print(f"{service.upper()}_DB_PASSWORD={secrets.token_urlsafe(24)}")
+        print(f"DJANGO_SUPERUSER_PASSWORD={secrets.token_urlsafe(12)}")
+        return 0
+    if command == "stop":
+        topology.stop()
+        print("split: stopped")
+        return 0
+    if command == "drop":
+        topology.cluster.destroy()
+        print(f"split: databases shop_{topology.name}_* dropped")
+        return 0
+    if command == "status":
+        running = topology.running()
+        if not running:
+            print("split: not running")
+            return 3
+        for name, ok in running.items():
+            print(f"  {name:22s} {'running' if ok else 'DEAD'}")
+        for service, ports in topology.web_ports.items():
+            for port in ports:
+                print(f"  {service}:{port} /readyz -> {_http_status(f'http://127.0.0.1:{port}/readyz')}")
+        print(f"  gateway {topology.url}/healthz -> {_http_status(f'{topology.url}/healthz')}")
+        return 0 if all(running.values()) else 1
+    print(f"unknown command {command!r}: start | stop | status | drop | dotenv", file=sys.stderr)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
