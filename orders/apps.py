@@ -11,4 +11,6 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from orders import handlers  # noqa: F401  (registers this app's event handlers)
+        # Register this app's event handlers: the saga's and the read side's projections (a
+        # consumer process may never import the views that happen to import projections).
+        from orders import handlers, projections  # noqa: F401

@@ -232,3 +232,18 @@ def test_projection_lag_is_reported_in_events_and_seconds_to_staff(
     assert lag["lag_events"] == 1
     assert lag["lag_seconds"] >= 0
     assert customer_api.get("/api/orders/projections/").status_code == 403
+
+
+def test_the_projection_is_registered_by_the_app_not_by_whoever_imports_the_api():
+    import os
+    import subprocess
+    import sys
+
+    # A bare process (like consume_events --skip-checks) never imports the URLconf or views.
+    code = (
+        "import django; django.setup(); from events.registry import handlers_for; "
+        "names = [h.name for h in handlers_for('shop.orders.order_placed.v1', ['orders'])]; "
+        f"raise SystemExit(0 if {PROJECTION!r} in names else 1)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop.test_settings"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
