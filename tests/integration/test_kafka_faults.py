@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from tests.cluster import ROOT, LocalCluster
+from tests.http import free_port
 from tests.integration.saga import assert_saga_invariants, boot
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -168,19 +169,28 @@ def test_a_handler_that_always_fails_parks_its_events_and_a_replay_after_the_fix
 @pytest.fixture
 def own_broker(services, tmp_path):
     """A second broker that this test may stop and start without disturbing the others."""
-    env = {**os.environ, "KAFKA_PORT": "19092", "KAFKA_HOME_DIR": str(tmp_path / "kafka")}
+    # Free ports, never a fixed one: kafka-local reuses a broker already answering on its port,
+    # and stopping a broker this test did not start would prove nothing.
+    port, controller = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "KAFKA_HOME_DIR": str(tmp_path / "kafka"),
+    }
     script = str(ROOT / "scripts" / "kafka-local")
 
     def run(*args):
         subprocess.run([script, *args], env=env, check=True, capture_output=True, timeout=180)
 
     run("start")
+    run.bootstrap = f"127.0.0.1:{port}"
     yield run
     subprocess.run([script, "stop"], env=env, capture_output=True, timeout=60)
 
 
 def test_while_the_broker_is_down_orders_are_taken_and_afterwards_every_one_completes(own_broker, tmp_path):
-    cluster = LocalCluster(tmp_path / "cluster", kafka="127.0.0.1:19092")
+    cluster = LocalCluster(tmp_path / "cluster", kafka=own_broker.bootstrap)
     (tmp_path / "cluster").mkdir()
     cluster.create()
     try:
