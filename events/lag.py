@@ -9,13 +9,13 @@ from django.utils import timezone
 from events.models import OutboxEvent
 
 
-def events_behind(service: str, topics: list[str]) -> tuple[int, float]:
-    """(events published on `topics` but not yet consumed by `service`, age in seconds of the
-    oldest of them, or 0.0 if none)."""
+def events_behind(alias: str, topics: list[str]) -> tuple[int, float]:
+    """(events published on `topics` but not yet consumed by the handlers writing to database
+    `alias`, age in seconds of the oldest of them, or 0.0 if none)."""
     if settings.EVENTS["TRANSPORT"] == "kafka":
         from events.transports.kafka import group_lag
 
-        return group_lag(service, topics)
+        return group_lag(alias, topics)
     # Local transport: the relay hands an event to every handler as it marks it published, so
     # what is not published yet is exactly what no consumer has seen.
     count, oldest = 0, None

@@ -196,15 +196,17 @@ def _pg_connect(alias: str):
 NOTIFY_CHANNEL = "shop_outbox"
 
 
-def _listen(alias: str, wake: threading.Event, stop: threading.Event) -> None:
-    """Set `wake` whenever a transaction that wrote to this database's outbox commits (publish()
-    sends NOTIFY inside the transaction; Postgres delivers it at commit)."""
+def _listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
+    """Whenever a transaction that wrote to this database's outbox commits (publish() sends
+    NOTIFY inside the transaction; Postgres delivers it at commit), add the alias to `notified`
+    and set `wake`."""
     while not stop.is_set():
         try:
             with _pg_connect(alias) as conn:
                 conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 while not stop.is_set():
                     for _ in conn.notifies(timeout=1.0):
+                        notified.add(alias)
                         wake.set()
         except Exception as exc:
             log.warning("LISTEN on %s failed, polling until it is back: %s", alias, exc)
@@ -255,14 +257,26 @@ def run(
     relays = {alias: Relay(alias, transport) for alias in aliases}
     locks = {alias: lock_for(alias) for alias in aliases}
     active: set[str] = set()
+    # Woken by NOTIFY, look only at the outboxes that notified: one commit used to cost a lock
+    # probe and a SELECT on every database. Databases without a listener (the in-process relay
+    # listens to none) and every poll timeout still look at all of them.
+    notified: set[str] = set()
+    listening: set[str] = set()
     if listen:
         for alias in aliases:
             if connections[alias].vendor == "postgresql":
-                threading.Thread(target=_listen, args=(alias, wake, stop), daemon=True).start()
+                listening.add(alias)
+                threading.Thread(target=_listen, args=(alias, wake, stop, notified), daemon=True).start()
+    woken = False
     try:
         while not stop.is_set():
             wake.clear()
+            due = set(aliases) - listening if woken else set(aliases)
+            while notified:  # set.pop() is atomic: an alias notified meanwhile waits for the next round
+                due.add(notified.pop())
             for alias, relay in relays.items():
+                if alias not in due:
+                    continue
                 if not locks[alias].acquire():
                     if alias in active:
                         log.warning("relay for %s lost its lock; standing by", alias)
@@ -277,7 +291,7 @@ def run(
                     # Broker down, database restarting: rows wait in the outbox; try again later.
                     log.warning("relay for %s failed, will retry: %s", alias, exc)
                     stop.wait(poll)
-            wake.wait(poll)
+            woken = wake.wait(poll)
     finally:
         for lock in locks.values():
             lock.release()

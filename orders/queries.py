@@ -91,7 +91,7 @@ def projection_lag() -> dict:
     from orders.projections import PROJECTION, TOPICS
 
     state = projection_state()
-    behind, age = events_behind("orders", TOPICS)
+    behind, age = events_behind(READ_ALIAS, TOPICS)
     metrics.PROJECTION_LAG_EVENTS.labels(PROJECTION).set(behind)
     metrics.PROJECTION_LAG_SECONDS.labels(PROJECTION).set(age)
     return {

@@ -199,14 +199,22 @@ class LocalCluster:
         return self.start_manage(name, "relay_outbox", services=services, **extra_env)
 
     def start_consumer(
-        self, service: str, name: str | None = None, *, split: bool = False, **extra_env: str
+        self,
+        service: str,
+        name: str | None = None,
+        *,
+        split: bool = False,
+        databases: Sequence[str] = (),
+        **extra_env: str,
     ) -> Proc:
-        """One service's consumer; `split`: in a process that is that service alone."""
+        """One service's consumer (only for `databases` of the service, if given); `split`: in a
+        process that is that service alone."""
         return self.start_manage(
             name or f"consumer-{service}",
             "consume_events",
             "--service",
             service,
+            *[arg for alias in databases for arg in ("--database", alias)],
             services=[service] if split else None,
             **extra_env,
         )

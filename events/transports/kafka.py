@@ -16,8 +16,10 @@ from django.conf import settings
 from events import faults, metrics
 from events.consumer import Outcome, deliver
 from events.envelope import EnvelopeError, Event
-from events.registry import handlers_for, topics_for
+from events.registry import all_handlers
+from events.schemas import topic_for
 from events.transports import Message
+from shop.topology import service_for_alias
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +111,21 @@ def broker_reachable(timeout_ms: int = 2000) -> bool:
         return False
 
 
-def consumer_config(service: str) -> dict:
+def consumer_group(alias: str) -> str:
+    """One consumer group per service database: `shop.<service>` for the handlers writing to
+    the service's own database, `shop.<service>.<alias>` for those writing to another of its
+    databases (orders_read, the read side). So a slow projection never holds up the saga, nor
+    the saga the projection, and each side's lag is its group's lag."""
+    service = service_for_alias(alias)
+    suffix = "" if alias == service.aliases[0] else f".{alias}"
+    return kafka_name(f"shop.{service.name}{suffix}")
+
+
+def consumer_config(alias: str) -> dict:
     return {
         "bootstrap_servers": settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
-        "group_id": kafka_name(f"shop.{service}"),  # one consumer group per service
-        "client_id": f"shop-consumer-{service}",
+        "group_id": consumer_group(alias),
+        "client_id": f"shop-consumer-{alias}",
         "enable_auto_commit": False,  # offsets are committed after the database transaction
         "auto_offset_reset": "earliest",  # a new service reads every retained event
         # A fresh group starts consuming in about a second, and a dead member's partitions
@@ -128,26 +140,30 @@ def consumer_config(service: str) -> dict:
 
 
 class KafkaConsumerRuntime:
-    """One service's consumer: poll, apply each record to this service's handlers (inbox,
-    retries, dead letters: events.consumer), then commit the offsets of what was applied.
+    """The consumer of one service database: poll, apply each record to the handlers writing to
+    that database (inbox, retries, dead letters: events.consumer), then commit the offsets of
+    what was applied.
 
     A crash between a database commit and the offset commit redelivers those records; the
     inbox turns the redelivery into a no-op, so effects happen exactly once.
     """
 
-    def __init__(self, service: str, *, on_batch: Callable[[int], None] | None = None):
+    def __init__(self, alias: str, *, on_batch: Callable[[int], None] | None = None):
         from kafka import KafkaConsumer
 
-        self.service = service
-        self.topics = topics_for([service])
+        self.alias = alias
+        self.service = service_for_alias(alias).name
+        self.handlers = [h for h in all_handlers([self.service]) if h.alias == alias]
+        self.topics = sorted({topic_for(h.event_type) for h in self.handlers})
         if not self.topics:
-            raise ValueError(f"service {service!r} has no event handlers to consume for")
-        self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(service))
+            raise ValueError(f"no event handlers write to database {alias!r}")
+        self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(alias))
         self.on_batch = on_batch
         self._dead_letters = None
 
     def run(self, stop: threading.Event) -> None:
-        log.info("consuming %s for %s", ", ".join(self.topics), self.service)
+        group = consumer_group(self.alias)
+        log.info("consuming %s for database %s (group %s)", ", ".join(self.topics), self.alias, group)
         from kafka.errors import CommitFailedError, KafkaError
 
         try:
@@ -174,13 +190,18 @@ class KafkaConsumerRuntime:
 
         batch = self.consumer.poll(timeout_ms=timeout_ms)
         handled = 0
+        offsets = {}
         for partition, records in batch.items():
             for record in records:
                 self._handle(record)
                 handled += 1
                 faults.point("consumer.applied_before_offset_commit")
-                # Commit per record: a crash redoes at most the record in flight.
-                self.consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
+                offsets[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
+        if offsets:
+            # One commit per poll, not per record (a synchronous round trip to the group
+            # coordinator each): a crash redoes at most this batch, and the inbox turns every
+            # redelivered record into a no-op.
+            self.consumer.commit(offsets)
         if handled and self.on_batch:
             self.on_batch(handled)
         self._record_lag()
@@ -194,7 +215,9 @@ class KafkaConsumerRuntime:
             log.error("unreadable record %s/%d@%d: %s", record.topic, record.partition, record.offset, exc)
             self._to_dead_letter_topic(record, str(exc), handler="-")
             return
-        for handler in handlers_for(event.type, [self.service]):
+        for handler in self.handlers:
+            if handler.event_type != event.type:
+                continue
             if deliver(event, handler) is Outcome.PARKED:
                 self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
 
@@ -210,6 +233,7 @@ class KafkaConsumerRuntime:
             *(record.headers or []),
             ("dlt_error", error.encode()[:4000]),
             ("dlt_handler", handler.encode()),
+            ("dlt_group", consumer_group(self.alias).encode()),
             ("dlt_origin", f"{record.topic}/{record.partition}@{record.offset}".encode()),
         ]
         topic = kafka_name(DEAD_LETTER_TOPIC.format(service=self.service))
@@ -224,20 +248,20 @@ class KafkaConsumerRuntime:
                 position = self.consumer.position(partition)
                 if highwater is not None and position is not None:
                     metrics.CONSUMER_LAG.labels(
-                        f"shop.{self.service}", partition.topic, partition.partition
+                        consumer_group(self.alias), partition.topic, partition.partition
                     ).set(highwater - position)
         except Exception:  # lag is best-effort telemetry
             pass
 
 
-def group_lag(service: str, topics: list[str]) -> tuple[int, float]:
-    """(records on `topics` not yet committed by the service's consumer group, age in seconds
-    of the oldest of them, or 0.0). The age is read from the first uncommitted record."""
+def group_lag(alias: str, topics: list[str]) -> tuple[int, float]:
+    """(records on `topics` not yet committed by the consumer group of database `alias`, age in
+    seconds of the oldest of them, or 0.0). The age is read from the first uncommitted record."""
     import time
 
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-    group = kafka_name(f"shop.{service}")
+    group = consumer_group(alias)
     servers = settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"]
     admin = KafkaAdminClient(bootstrap_servers=servers, client_id="shop-lag", bootstrap_timeout_ms=5000)
     consumer = KafkaConsumer(

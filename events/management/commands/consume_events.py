@@ -4,19 +4,30 @@ import threading
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
-from events.transports.kafka import KafkaConsumerRuntime
+from events.registry import all_handlers
+from events.transports.kafka import KafkaConsumerRuntime, consumer_group
+from shop.topology import SERVICES
 
 
 class Command(BaseCommand):
     help = (
-        "Consume events from Kafka for one service (one consumer group per service): each record "
-        "is applied with its inbox row in one transaction, then its offset is committed."
+        "Consume events from Kafka for one service: one consumer group per service database "
+        "(orders: shop.orders for the saga, shop.orders.orders_read for the read side), each in its "
+        "own thread. Each record is applied with its inbox row in one transaction, then its offset "
+        "is committed."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--service", required=True, help="catalog, orders or delivery")
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            help="consume only for this database of the service (repeatable): e.g. "
+            "--database orders_read runs the read side in a process of its own",
+        )
 
-    def handle(self, *args, service, **options):
+    def handle(self, *args, service, databases=None, **options):
         if settings.EVENTS["TRANSPORT"] != "kafka":
             raise CommandError(
                 "consume_events needs EVENTS_TRANSPORT=kafka (the local transport consumes in-process)"
@@ -25,7 +36,40 @@ class Command(BaseCommand):
             raise CommandError(
                 f"this process does not serve {service!r} (SHOP_SERVICES={settings.SHOP_SERVICES})"
             )
+        with_handlers = {h.alias for h in all_handlers([service])}
+        aliases = databases or [a for a in SERVICES[service].aliases if a in with_handlers]
+        unknown = sorted(set(aliases) - with_handlers)
+        if unknown:
+            raise CommandError(
+                f"no handler of {service!r} writes to {unknown}; choose from {sorted(with_handlers)}"
+            )
+
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        KafkaConsumerRuntime(service).run(stop)
+        runtimes = [KafkaConsumerRuntime(alias) for alias in aliases]
+        threads = [
+            threading.Thread(target=self._run, args=(runtime, stop), name=consumer_group(runtime.alias))
+            for runtime in runtimes
+        ]
+        for thread in threads:
+            thread.start()
+        # The main thread only waits, so signals reach it; any runtime dying ends the process
+        # (the container restarts it) rather than leaving half a consumer running.
+        while not stop.is_set() and all(t.is_alive() for t in threads):
+            stop.wait(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if self._failed:
+            raise CommandError(f"consumer {self._failed} died")
+
+    _failed: str | None = None
+
+    def _run(self, runtime: KafkaConsumerRuntime, stop: threading.Event) -> None:
+        try:
+            runtime.run(stop)
+        except BaseException:
+            self._failed = runtime.alias
+            stop.set()
+            raise
