@@ -117,8 +117,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--split-read-side",
         action="store_true",
-        help="run orders' read-side projections in a consumer of their own"
-        " (consume_events --service orders --database orders / --database orders_read)",
+        help="run orders' two consumer groups (saga, read side) in two processes"
+        " (consume_events --service orders --database orders / --database orders_read)"
+        " instead of two threads of one",
     )
     p.add_argument(
         "--no-progression",
@@ -626,9 +627,7 @@ def delete_kafka_namespace(name: str) -> None:
         try:
             with contextlib.suppress(Exception):
                 groups = [f"{name}.shop.{s}" for s in SERVICES]
-                admin.delete_groups(
-                    [*groups, f"{name}.shop.orders.orders", f"{name}.shop.orders.orders_read"]
-                )
+                admin.delete_groups([*groups, f"{name}.shop.orders.orders_read"])
             if topics := [t for t in admin.list_topics() if t.startswith(f"{name}.")]:
                 admin.delete_topics(topics)
         finally:
@@ -653,13 +652,8 @@ def start_cluster(args, cluster: LocalCluster, envs: dict) -> tuple[Api, list[in
         if service == "delivery" and args.no_progression:
             env["CELERY_TASK_ALWAYS_EAGER"] = "0"
         if service == "orders" and args.split_read_side:
-            command = ROOT / "events/management/commands/consume_events.py"
-            if "--database" not in command.read_text():
-                raise SystemExit("--split-read-side needs consume_events --database (see bench/RESULTS.md)")
             for name, alias in (("consumer-orders", "orders"), ("consumer-orders-read", "orders_read")):
-                cluster.start_manage(
-                    name, "consume_events", "--service", "orders", "--database", alias, **env
-                )
+                cluster.start_consumer("orders", name, databases=[alias], **env)
         else:
             cluster.start_consumer(service, **env)
     port = free_port()
@@ -805,7 +799,7 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
         f" fetch_max_wait_ms {config['fetch_max_wait_ms']},"
         f" max_poll_records {config['max_poll_records']}; Celery eager {config['eager']}"
         + (f"; env {envs['consumer']}" if envs["consumer"] else "")
-        + ("; orders read side in its own consumer" if args.split_read_side else "")
+        + ("; orders read side in its own process" if args.split_read_side else "")
         + ("; delivery progression off (not eager)" if args.no_progression else "")
     )
     p(

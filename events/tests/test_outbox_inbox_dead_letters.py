@@ -1,11 +1,13 @@
 """The delivery guarantees every app relies on, tested on the events infrastructure alone."""
 
+import uuid
+
 import pytest
 from django.core.management import call_command
 from django.db import transaction
 
 from events import publish
-from events.consumer import Outcome, apply, deliver, replay
+from events.consumer import Outcome, apply, apply_batch, deliver, replay
 from events.envelope import Event
 from events.models import DeadLetter, InboxEntry, OutboxEvent
 from events.outbox import PublishOutsideTransaction
@@ -126,6 +128,45 @@ def test_a_failing_handler_leaves_nothing_half_written_and_is_parked_then_replay
     parked.refresh_from_db(using="catalog")
     assert parked.status == DeadLetter.Status.REPLAYED
     assert parked.replayed_at
+
+
+def test_a_batch_applies_in_one_transaction_and_a_repeat_inside_it_is_a_duplicate():
+    calls = []
+    handler = writing_handler(calls)
+    first, second = rejected(1), rejected(2)
+    outcomes = apply_batch([(first, handler), (second, handler), (first, handler)], "catalog")
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
+    assert calls == [first.id, second.id]
+    assert outbox().count() == 2
+    assert apply_batch([(second, handler)], "catalog") == [Outcome.DUPLICATE]
+
+
+def test_a_batch_with_one_failure_keeps_nothing_so_its_records_can_go_one_by_one(settings):
+    settings.EVENTS = {**settings.EVENTS, "HANDLER_ATTEMPTS": 2, "HANDLER_BACKOFF_SECONDS": 0}
+    calls = []
+    inner = writing_handler(calls)
+
+    def on_order_rejected(event):
+        inner(event)
+        if event.data["order_id"] == 2:
+            raise ValueError("bug on order 2")
+
+    handler = Handler(REJECTED, on_order_rejected, database="catalog")
+    events = [rejected(1), rejected(2), rejected(3)]
+    assert apply_batch([(e, handler) for e in events], "catalog") is None
+    assert not outbox().exists()
+    assert not InboxEntry.objects.using("catalog").exists()
+    # What the Kafka consumer does next: each record on its own, so only order 2 is parked.
+    assert [deliver(e, handler) for e in events] == [Outcome.APPLIED, Outcome.PARKED, Outcome.APPLIED]
+    assert sorted(InboxEntry.objects.using("catalog").values_list("event_id", flat=True)) == sorted(
+        [uuid.UUID(events[0].id), uuid.UUID(events[2].id)]
+    )
+    assert DeadLetter.objects.using("catalog").get().event_id == uuid.UUID(events[1].id)
+
+
+def test_a_batch_refuses_handlers_of_another_database():
+    with pytest.raises(ValueError, match="do not write to orders"):
+        apply_batch([(rejected(), writing_handler([]))], "orders")
 
 
 def test_event_data_that_breaks_its_schema_is_parked_without_retrying():

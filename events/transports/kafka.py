@@ -14,7 +14,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from events import faults, metrics
-from events.consumer import Outcome, deliver
+from events.consumer import Outcome, apply_batch, deliver
 from events.envelope import EnvelopeError, Event
 from events.registry import all_handlers
 from events.schemas import topic_for
@@ -186,40 +186,43 @@ class KafkaConsumerRuntime:
                 self._dead_letters.close(timeout=5)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
+        """Apply one poll's records, then commit their offsets. The records' effects commit in one
+        database transaction (events.consumer.apply_batch); if any of them fails, they are applied
+        one by one instead, with retries and dead letters for the failing ones."""
         from kafka import OffsetAndMetadata
 
         batch = self.consumer.poll(timeout_ms=timeout_ms)
-        handled = 0
-        offsets = {}
-        for partition, records in batch.items():
-            for record in records:
-                self._handle(record)
-                handled += 1
-                faults.point("consumer.applied_before_offset_commit")
-                offsets[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
-        if offsets:
-            # One commit per poll, not per record (a synchronous round trip to the group
-            # coordinator each): a crash redoes at most this batch, and the inbox turns every
-            # redelivered record into a no-op.
-            self.consumer.commit(offsets)
-        if handled and self.on_batch:
-            self.on_batch(handled)
-        self._record_lag()
-        return handled
-
-    def _handle(self, record) -> None:
-        try:
-            event = Event.from_kafka(record.value, record.headers)
-        except EnvelopeError as exc:
-            # Not even an event: nothing can apply it, so it goes straight to the DLT.
-            log.error("unreadable record %s/%d@%d: %s", record.topic, record.partition, record.offset, exc)
-            self._to_dead_letter_topic(record, str(exc), handler="-")
-            return
-        for handler in self.handlers:
-            if handler.event_type != event.type:
+        records = [record for partition_records in batch.values() for record in partition_records]
+        pairs = []
+        for record in records:
+            try:
+                event = Event.from_kafka(record.value, record.headers)
+            except EnvelopeError as exc:
+                # Not even an event: nothing can apply it, so it goes straight to the DLT.
+                log.error(
+                    "unreadable record %s/%d@%d: %s", record.topic, record.partition, record.offset, exc
+                )
+                self._to_dead_letter_topic(record, str(exc), handler="-")
                 continue
-            if deliver(event, handler) is Outcome.PARKED:
-                self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
+            pairs += [(event, h, record) for h in self.handlers if h.event_type == event.type]
+        if pairs and apply_batch([(e, h) for e, h, _ in pairs], self.alias) is None:
+            for event, handler, record in pairs:
+                if deliver(event, handler) is Outcome.PARKED:
+                    self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
+        if records:
+            faults.point("consumer.applied_before_offset_commit")
+            # One commit per poll, after the database commit: a crash in between redoes this
+            # poll's records, and the inbox turns each of them into a no-op.
+            self.consumer.commit(
+                {
+                    partition: OffsetAndMetadata(partition_records[-1].offset + 1, "", -1)
+                    for partition, partition_records in batch.items()
+                }
+            )
+            if self.on_batch:
+                self.on_batch(len(records))
+        self._record_lag()
+        return len(records)
 
     def _to_dead_letter_topic(self, record, error: str, *, handler: str) -> None:
         """Copy the record, original headers included, to this service's dead letter topic.
