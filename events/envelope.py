@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -55,17 +56,10 @@ class Event:
     # --- Kafka binary content mode ------------------------------------------------------------
     def to_kafka(self) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         """(key, value, headers) for a Kafka record in CloudEvents binary mode."""
-        headers = [("content-type", self.datacontenttype.encode())]
-        # Attributes read off the instance: to_dict() deep-copies `data` (dataclasses.asdict),
-        # which cost the relay more than everything else it does per record.
-        for name in _HEADER_ATTRIBUTES:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            # traceparent travels under its W3C name too, so any tracer picks it up.
-            headers.append((name if name == "traceparent" else f"ce_{name}", str(value).encode()))
+        # Attributes read off the instance: to_dict() deep-copies `data` (dataclasses.asdict).
+        attributes = {name: getattr(self, name) for name in ATTRIBUTES}
         value = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
-        return self.subject.encode(), value, headers
+        return kafka_record(attributes, value)
 
     @classmethod
     def from_kafka(cls, value: bytes | None, headers: list[tuple[str, bytes]]) -> Event:
@@ -85,6 +79,21 @@ class Event:
         return cls.from_dict(raw)
 
 
-# Every attribute but data (the record value) and datacontenttype (the content-type header), in
-# field order: the ce_* headers of to_kafka().
-_HEADER_ATTRIBUTES = tuple(f.name for f in fields(Event) if f.name not in ("data", "datacontenttype"))
+# Every attribute but data, in field order.
+ATTRIBUTES = tuple(f.name for f in fields(Event) if f.name != "data")
+# The ce_* headers: every attribute but datacontenttype (that one is the content-type header).
+_HEADER_ATTRIBUTES = tuple(a for a in ATTRIBUTES if a != "datacontenttype")
+
+
+def kafka_record(attributes: Mapping[str, Any], value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of a Kafka record in CloudEvents binary mode, from an event's
+    attributes and its data already encoded as JSON: the relay forwards the data text it read
+    from the outbox without decoding it (events.transports.Message)."""
+    headers = [("content-type", (attributes.get("datacontenttype") or CONTENT_TYPE).encode())]
+    for name in _HEADER_ATTRIBUTES:
+        attribute = attributes.get(name)
+        if attribute is None:
+            continue
+        # traceparent travels under its W3C name too, so any tracer picks it up.
+        headers.append((name if name == "traceparent" else f"ce_{name}", str(attribute).encode()))
+    return str(attributes["subject"]).encode(), value, headers

@@ -7,19 +7,40 @@ consumers' inboxes make the repeat harmless).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from django.conf import settings
 
-from events.envelope import Event
+from events.envelope import Event, kafka_record
 
 
 @dataclass(frozen=True)
 class Message:
+    """One outbox row on its way out: the event's attributes, and its data as the JSON text read
+    from the outbox. A transport that forwards bytes (Kafka) never decodes the data; one that
+    calls handlers (local) decodes it once, through `event`."""
+
     topic: str
     key: str
-    event: Event
+    attributes: dict[str, Any]  # every CloudEvents attribute but data
+    data_json: str
+
+    @classmethod
+    def of(cls, topic: str, event: Event) -> Message:
+        attributes = event.to_dict()
+        data = attributes.pop("data")
+        return cls(topic, event.subject, attributes, json.dumps(data, separators=(",", ":")))
+
+    @cached_property
+    def event(self) -> Event:
+        return Event.from_dict({**self.attributes, "data": json.loads(self.data_json)})
+
+    def to_kafka(self) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        """(key, value, headers) in CloudEvents binary mode: the data text goes out as it is."""
+        return kafka_record(self.attributes, self.data_json.encode())
 
 
 class Transport(Protocol):

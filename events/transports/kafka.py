@@ -72,7 +72,7 @@ class KafkaTransport:
         try:
             futures = []
             for message in messages:
-                key, value, headers = message.event.to_kafka()
+                key, value, headers = message.to_kafka()
                 topic = kafka_name(message.topic)
                 futures.append(self.producer.send(topic, key=key, value=value, headers=headers))
             self.producer.flush(timeout=SEND_TIMEOUT_SECONDS)
