@@ -11,7 +11,9 @@ A benchmark, not a test: it asserts nothing about timing, it prints figures. Wha
    schema; order lines are added and the address padded so the Kafka value is exactly --size
    bytes) and drains it with the real `events.relay.Relay(..., KafkaTransport(...))`, acks=all,
    once per batch size;
-3. drains a smaller outbox with a naive relay: one row, one send, future.get(), one UPDATE;
+3. sends the same records from memory with the Python client alone (kafka-python, the relay's
+   producer settings, no database): the ceiling of any relay built on that client here;
+   then drains a smaller outbox with a naive relay: one row, one send, future.get(), one UPDATE;
 4. runs Kafka's own ProducerPerformance (Java) against the same broker with the same record
    size, acks=all, as the ceiling;
 5. prints one table, then drops its database and deletes its topics.
@@ -302,7 +304,7 @@ class Phases:
         flush = s["flush"] if self.flush_timed else None
         return [
             ("SELECT batch (server + transfer)", s["select"]),
-            ("decode rows, Event.from_dict, Messages", wall - s["select"] - s["update"] - s["send"]),
+            ("decode rows into Messages", wall - s["select"] - s["update"] - s["send"]),
             ("to_kafka + producer.send() per record", s["send"] - (flush or 0.0)),
             ("producer.flush(): wait for acks=all", flush),
             ("UPDATE ... WHERE id IN (...) + commit", s["update"]),
@@ -398,6 +400,36 @@ def run_naive_relay(alias: str, bootstrap: list[str], topic: str, n: int, linger
     if total != n or landed != n:
         print(f"  !! naive: relayed {total}/{n}, {landed} landed on Kafka")
     return {"events": total, "seconds": wall, "cpu": cpu, "batches": total}
+
+
+def run_client_alone(bootstrap: list[str], topic: str, rows: list[tuple], batch_size: int) -> dict:
+    """The Python Kafka client's own ceiling here: the relay's records, already encoded in
+    memory, sent with the relay's producer settings in batches of `batch_size` and flushed after
+    each, as the relay does; no database, no decoding. What no relay built on it can beat."""
+    from kafka import KafkaProducer
+
+    from events.envelope import Event
+    from events.transports.kafka import producer_config
+
+    records = [Event.from_dict(json.loads(r[4])).to_kafka() for r in rows]
+    producer = KafkaProducer(**producer_config(bootstrap))
+    producer.partitions_for(topic)
+    before = end_offset_total(bootstrap, topic)
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for start in range(0, len(records), batch_size):
+        futures = [
+            producer.send(topic, key=key, value=value, headers=headers)
+            for key, value, headers in records[start : start + batch_size]
+        ]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=0)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    producer.close(timeout=5)
+    landed = end_offset_total(bootstrap, topic) - before
+    if landed != len(records):
+        print(f"  !! client alone: {landed}/{len(records)} landed on Kafka")
+    return {"events": len(records), "seconds": wall, "cpu": cpu, "batches": -(-len(records) // batch_size)}
 
 
 SUMMARY = re.compile(
@@ -511,6 +543,10 @@ def main() -> int:
             secs = fill_outbox(alias, rows[: args.events])
             print(f"  real relay, batch {bs}: outbox filled ({args.events} rows, {secs:.1f}s), draining...")
             results.append(("real relay", bs, run_real_relay(alias, bootstrap, topic, bs, args.events)))
+
+        print(f"  kafka-python client alone: {args.events} records from memory, batch {args.batch_size}...")
+        client = run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size)
+        results.append(("kafka-python client alone (no database)", args.batch_size, client))
 
         naive: list[tuple[str, int, dict]] = []
         for linger in (None, 0) if args.naive_events else ():
