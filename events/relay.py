@@ -22,7 +22,7 @@ from django.db.models import Min
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from events import faults, metrics
+from events import faults, heartbeat, metrics
 from events.envelope import ATTRIBUTES
 from events.models import OutboxEvent
 from events.transports import Message, Transport
@@ -84,6 +84,7 @@ class Relay:
         """Relay batches until the outbox is empty (or `stop` is set between batches)."""
         total = 0
         while not (stop and stop.is_set()):
+            heartbeat.beat()
             sent = self.relay_batch()
             total += sent
             if sent < self.batch_size:
@@ -289,6 +290,7 @@ def run(
     woken = False
     try:
         while not stop.is_set():
+            heartbeat.beat()
             wake.clear()
             due = set(aliases) - listening if woken else set(aliases)
             while notified:  # set.pop() is atomic: an alias notified meanwhile waits for the next round

@@ -243,6 +243,8 @@ EVENTS = {
     "HANDLER_ATTEMPTS": env.int("EVENTS_HANDLER_ATTEMPTS", default=4),
     "HANDLER_BACKOFF_SECONDS": env.float("EVENTS_HANDLER_BACKOFF_SECONDS", default=0.05),
     "OUTBOX_RETENTION_HOURS": env.int("EVENTS_OUTBOX_RETENTION_HOURS", default=72),
+    # Touched by relay and consumer loops as they make progress: their liveness probe.
+    "HEARTBEAT_FILE": env.str("EVENTS_HEARTBEAT_FILE", default=""),
 }
 
 # --- Celery -------------------------------------------------------------------------------------

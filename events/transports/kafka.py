@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -160,6 +161,7 @@ class KafkaConsumerRuntime:
         self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(alias))
         self.on_batch = on_batch
         self._dead_letters = None
+        self.last_progress = time.monotonic()  # end of the last loop turn: for liveness
 
     def run(self, stop: threading.Event) -> None:
         group = consumer_group(self.alias)
@@ -168,6 +170,7 @@ class KafkaConsumerRuntime:
 
         try:
             while not stop.is_set():
+                self.last_progress = time.monotonic()
                 try:
                     self.poll_once()
                 except CommitFailedError as exc:

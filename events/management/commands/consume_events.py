@@ -1,12 +1,17 @@
 import signal
 import threading
+import time
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
+from events import heartbeat
 from events.registry import all_handlers
 from events.transports.kafka import KafkaConsumerRuntime, consumer_group
 from shop.topology import SERVICES
+
+# A loop turn takes one poll (<= 0.5 s) plus applying its records, retries included: seconds.
+STALL_SECONDS = 120
 
 
 class Command(BaseCommand):
@@ -55,8 +60,11 @@ class Command(BaseCommand):
         for thread in threads:
             thread.start()
         # The main thread only waits, so signals reach it; any runtime dying ends the process
-        # (the container restarts it) rather than leaving half a consumer running.
+        # (the container restarts it) rather than leaving half a consumer running. It beats for
+        # liveness only while every runtime keeps turning its loop: a hung one stops the beat.
         while not stop.is_set() and all(t.is_alive() for t in threads):
+            if all(time.monotonic() - r.last_progress < STALL_SECONDS for r in runtimes):
+                heartbeat.beat()
             stop.wait(0.5)
         stop.set()
         for thread in threads:
