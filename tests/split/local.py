@@ -5,7 +5,7 @@ Per service, every process runs with SHOP_SERVICES=<service> and the database UR
 service only (so it cannot open another's database at all):
 
     shop      gunicorn (identity: users, tokens, admin)             database default
-    catalog   gunicorn, relay, consumer                             database catalog
+    catalog   gunicorn, relay, consumer, Celery worker + beat       database catalog
     orders    gunicorn x2, relay, consumer, Celery worker + beat    databases orders, orders_read
     delivery  gunicorn, relay, consumer, Celery worker + beat       database delivery
     gateway   nginx from docker/gateway/nginx.conf.template, balancing the replicas
@@ -41,7 +41,7 @@ from tests.cluster import ROOT, LocalCluster, Proc, manage
 GATEWAY_TEMPLATE = ROOT / "docker" / "gateway" / "nginx.conf.template"
 SERVICES = ("shop", "catalog", "orders", "delivery")
 WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
-WITH_CELERY = ("orders", "delivery")  # shipment steps; pending-order expiry; outbox pruning
+WITH_CELERY = ("catalog", "orders", "delivery")  # outbox pruning; pending-order expiry; shipment steps
 ADMIN_USER = "admin"
 # Stopped in this order: no new requests first, the relays (which drain outboxes) last.
 STOP_ORDER = ("gateway", "web", "worker", "consumer", "relay")
