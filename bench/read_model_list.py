@@ -54,10 +54,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.pg import database_url, pg_admin  # noqa: E402  isort: skip
 
 READ_ALIAS = "orders_read"
 CUSTOMERS = 2_000
@@ -89,26 +90,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- set-up before Django ----------------------------------------------------------------------
-
-
-def database_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-
-
-def pg_admin(base: str):
-    import psycopg
-
-    parts = urlsplit(base)
-    return psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=5,
-    )
 
 
 def configure_django(read_url: str, tmp: Path) -> None:

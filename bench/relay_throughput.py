@@ -43,10 +43,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.pg import database_url, pg_admin  # noqa: E402  isort: skip
 
 EVENT_TYPE = "shop.orders.order_placed.v1"
 PARTITIONS = 6  # what `manage.py ensure_topics` creates by default
@@ -82,26 +83,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- set-up before Django ----------------------------------------------------------------------
-
-
-def database_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-
-
-def pg_admin(base: str):
-    import psycopg
-
-    parts = urlsplit(base)
-    return psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=5,
-    )
 
 
 def configure_django(db_url: str, namespace: str, bootstrap: str) -> None:

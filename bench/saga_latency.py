@@ -77,7 +77,7 @@ import psycopg  # noqa: E402
 # tests first: importing `shop` loads Celery, whose Django fix-up puts the working directory at
 # the front of sys.path, and a `tests` package found there would then shadow this tree's.
 from tests.cluster import KAFKA, PG_ADMIN_URL, LocalCluster, drop_templates  # noqa: E402  isort: skip
-from tests.http import Api, free_port, wait_until_listening  # noqa: E402  isort: skip
+from tests.http import Api, free_port  # noqa: E402  isort: skip
 from shop.topology import ALL_ALIASES  # noqa: E402  isort: skip
 
 PLACED = "shop.orders.order_placed.v1"
@@ -657,24 +657,7 @@ def start_cluster(args, cluster: LocalCluster, envs: dict) -> tuple[Api, list[in
         else:
             cluster.start_consumer(service, **env)
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "shop.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.web_workers),
-        "--threads",
-        str(args.web_threads),
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-    ]  # as LocalCluster.start_web
-    web = cluster.start("web", argv, **envs["web"])
-    wait_until_listening(port, process=web.popen)
+    cluster.start_web(port, args.web_workers, threads=args.web_threads, **envs["web"])
     total = cluster.sql("catalog", "SELECT count(*) FROM catalog_product")[0][0]
     cluster.wait_until(
         lambda: cluster.sql("orders", "SELECT count(*) FROM orders_productsnapshot")[0][0] >= total,
