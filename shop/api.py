@@ -1,12 +1,18 @@
-"""Pieces every service's API shares: error format and permissions."""
+"""Pieces every service's API shares: the error format (shop/errors.py) for DRF, and permissions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
-from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from shop import errors
 
 
 class Conflict(exceptions.APIException):
@@ -24,10 +30,56 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus: an oversized body is a JSON 413, not Django's HTML 400 page."""
+    """DRF's handler (status, headers such as Retry-After and WWW-Authenticate, rollback), with
+    the body in the one error shape. Returns None for what is not an API error (a bug), which
+    then reaches ApiErrorMiddleware and becomes a logged JSON 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    return drf_exception_handler(exc, context)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = _shape(exc, context["request"])
+    return response
+
+
+def _shape(exc: exceptions.APIException, request) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail
+        if not isinstance(fields, dict):
+            fields = {api_settings.NON_FIELD_ERRORS_KEY: fields}
+        return errors.payload(request, detail=_summary(fields), code="invalid", errors=fields)
+    detail: Any = exc.detail
+    code = getattr(detail, "code", None) or exc.default_code
+    if isinstance(detail, dict):
+        # simplejwt's token errors: {"detail": ..., "code": ..., "messages": [per token class]}.
+        code = str(detail.get("code") or exc.default_code)
+        detail = detail.get("detail") or exc.default_detail
+    elif isinstance(detail, list):
+        detail = " ".join(str(d) for d in detail) or exc.default_detail
+    return errors.payload(request, detail=str(detail), code=str(code))
+
+
+def _summary(fields: Any, prefix: str = "") -> str:
+    """The first message of a validation error, with the field it belongs to: 'email: ...'."""
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            name = "" if key == api_settings.NON_FIELD_ERRORS_KEY else f"{prefix}{key}"
+            found = _summary(value, f"{name}." if name else "")
+            if found:
+                return found
+        return ""
+    if isinstance(fields, list):
+        for index, value in enumerate(fields):
+            nested = isinstance(value, dict | list)
+            found = _summary(value, f"{prefix}{index}." if nested else prefix)
+            if found:
+                return found
+        return ""
+    return f"{prefix.rstrip('.')}: {fields}" if prefix else str(fields)
 
 
 class IsStaff(BasePermission):
@@ -37,7 +89,3 @@ class IsStaff(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-def json_error(status_code: int, detail: str) -> Response:
-    return Response({"detail": detail}, status=status_code)

@@ -117,6 +117,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shop.middleware.RequestIdMiddleware",
+    # Every error under /api/ in one JSON shape, the request id included (shop/errors.py).
+    "shop.errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     *(["django.contrib.sessions.middleware.SessionMiddleware"] if SERVES_IDENTITY else []),
     "django.middleware.common.CommonMiddleware",
@@ -133,6 +135,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "shop.urls"
+CSRF_FAILURE_VIEW = "shop.errors.csrf_failure"
 WSGI_APPLICATION = "shop.wsgi.application"
 TEMPLATES = [
     {
@@ -183,8 +186,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
-    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # JSON only, in every mode (no browsable API in dev): /api/docs/ is the interactive page.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

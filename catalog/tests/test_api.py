@@ -138,7 +138,7 @@ def test_invalid_filter_values_are_400_naming_the_parameter(anon_api, shelf, par
     response = anon_api.get(URL, params)
 
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_pages_of_twenty(anon_api):
@@ -223,7 +223,7 @@ def test_invalid_product_is_400_with_the_field_and_writes_nothing(staff_api, she
     response = staff_api.post(URL, {**NEW, **change}, format="json")
 
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert Product.objects.count() == 4
     assert published() == []
 
@@ -231,7 +231,7 @@ def test_invalid_product_is_400_with_the_field_and_writes_nothing(staff_api, she
 def test_a_taken_sku_gets_a_clear_message(staff_api, shelf):
     response = staff_api.post(URL, {**NEW, "sku": "MUG-1"}, format="json")
 
-    assert response.json()["sku"] == ["A product with this SKU already exists."]
+    assert response.json()["errors"]["sku"] == ["A product with this SKU already exists."]
 
 
 @pytest.mark.parametrize("missing", ["sku", "name", "price"])
@@ -241,7 +241,7 @@ def test_required_fields(staff_api, missing):
     response = staff_api.post(URL, payload, format="json")
 
     assert response.status_code == 400
-    assert missing in response.json()
+    assert missing in response.json()["errors"]
     assert not Product.objects.exists()
 
 
@@ -283,7 +283,7 @@ def test_an_invalid_update_is_400_and_changes_nothing(staff_api, shelf):
     response = staff_api.patch(_detail(mug), {"name": "Renamed", "price": "-3"}, format="json")
 
     assert response.status_code == 400
-    assert "price" in response.json()
+    assert "price" in response.json()["errors"]
     assert Product.objects.get(pk=mug.pk).name == "Stoneware Mug"
     assert published() == []
 

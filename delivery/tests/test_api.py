@@ -66,7 +66,7 @@ def test_filtering_by_an_unknown_status_is_a_400(customer_api):
     response = customer_api.get(URL, {"status": "LOST"})
 
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["errors"]
 
 
 def test_anonymous_cannot_list(anon_api):
@@ -169,7 +169,7 @@ def test_invalid_status_is_a_400_and_writes_nothing(status, staff_api, events_pu
     response = staff_api.post(advance(shipment), {"status": status}, format="json")
 
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["errors"]
     shipment.refresh_from_db()
     assert shipment.status == S.CREATED
     assert shipment.history.count() == 1

@@ -55,7 +55,8 @@ def test_cancelling_too_late_is_a_409_with_the_reason_and_changes_nothing(
     response = customer_api.post(f"/api/orders/{order.pk}/cancel/", {"reason": "too slow"}, format="json")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": f"order {order.pk} {why}"}
+    assert response.json()["detail"] == f"order {order.pk} {why}"
+    assert response.json()["code"] == "conflict"
     assert Order.objects.values().get(pk=order.pk) == before
     assert outbox_count() == 0
 
@@ -96,7 +97,7 @@ def test_bad_cancel_body_is_a_400_and_changes_nothing(customer, customer_api, bo
     response = customer_api.post(f"/api/orders/{order.pk}/cancel/", body, format="json")
 
     assert response.status_code == 400
-    assert response.json() == errors
+    assert response.json()["errors"] == errors
     assert Order.objects.get(pk=order.pk).status == "PENDING"
     assert outbox_count() == 0
 

@@ -75,7 +75,7 @@ def test_filtering_by_an_unknown_status_is_a_400(customer_api):
     response = customer_api.get("/api/orders/", {"status": "LOST"})
 
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["errors"]
 
 
 def test_list_is_paginated_by_cursor(customer, customer_api):

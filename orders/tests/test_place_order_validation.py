@@ -153,7 +153,7 @@ def test_bad_order_is_refused_with_field_messages_and_nothing_written(catalog, c
     response = customer_api.post("/api/orders/", body, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json() == errors
+    assert response.json()["errors"] == errors
     assert_nothing_written()
 
 
@@ -185,7 +185,7 @@ def test_every_bad_line_is_reported_at_once(catalog, customer_api):
     )
 
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "lines": {
             "0": {"product_id": ["Unknown product 98."]},
             "2": {"product_id": ["Product 61 is not available."]},

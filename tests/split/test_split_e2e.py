@@ -282,7 +282,11 @@ def test_the_gateway_answers_its_own_errors_in_json(split, shop):
     try:
         status, head, body = call("GET", f"{split.url}/api/catalog/products/")
         assert status == 502
-        assert body == {"detail": "The service is unavailable.", "request_id": head["X-Request-ID"]}
+        assert body == {
+            "detail": "The service is unavailable.",
+            "code": "bad_gateway",
+            "request_id": head["X-Request-ID"],
+        }
         assert shop.customers[0].get("/api/orders/")[0] == 200
     finally:
         split.start_web("catalog")

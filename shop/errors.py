@@ -1,0 +1,187 @@
+"""One error shape for everything under /api/, in every mode (dev, test, prod) and every shape.
+
+    {"detail": "human-readable reason", "code": "machine_code",
+     "errors": {field: [messages]}, "request_id": "..."}
+
+`errors` appears only on validation errors (400). `request_id` is the one the gateway passed in
+`X-Request-ID` (or the one this process made; shop/middleware.py) — quote it in a bug report and
+it finds the log lines and the events the request caused.
+
+Three paths lead here, so that no error can leave in another format:
+- DRF views: the exception handler (shop/api.py) shapes every APIException (400, 401, 403, 404,
+  405, 409, 413, 415, 429, ...).
+- Exceptions no handler took (a bug: 500; or Django's Http404/PermissionDenied raised outside
+  DRF): `ApiErrorMiddleware.process_exception`, in every mode — Django's DEBUG technical page is
+  never served for /api/.
+- Errors Django answers before or around a view (unknown path, a bad Host header, a CSRF
+  failure, an exception in another middleware): the middleware rewrites any non-JSON error
+  response under /api/ into this shape, keeping its status and headers (Allow, Retry-After).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
+
+API_PREFIX = "/api/"
+
+# What a status means when nothing more specific is known (Django's own error pages, the gateway).
+STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
+    400: ("Bad request.", "bad_request"),
+    401: ("Authentication credentials were not provided.", "not_authenticated"),
+    403: ("You do not have permission to perform this action.", "permission_denied"),
+    404: ("Not found.", "not_found"),
+    405: ("Method not allowed.", "method_not_allowed"),
+    406: ("Could not satisfy the request Accept header.", "not_acceptable"),
+    409: ("The resource's current state does not allow this.", "conflict"),
+    413: ("Request body too large.", "payload_too_large"),
+    415: ("Unsupported media type.", "unsupported_media_type"),
+    429: ("Too many requests.", "throttled"),
+    500: ("Internal server error.", "server_error"),
+    502: ("The service is unavailable.", "bad_gateway"),
+    503: ("The service is temporarily unavailable.", "service_unavailable"),
+    504: ("The service did not answer in time.", "gateway_timeout"),
+}
+# Headers of the original response a client still needs once the body is replaced.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def payload(
+    request: HttpRequest | None, *, detail: str, code: str, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error body: detail, code, errors (only when given), request_id."""
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    body["request_id"] = getattr(request, "request_id", None)
+    return body
+
+
+def response(
+    request: HttpRequest,
+    status: int,
+    *,
+    detail: str | None = None,
+    code: str | None = None,
+    errors: dict[str, Any] | None = None,
+) -> JsonResponse:
+    """A JSON error response in the one shape; detail and code default to the status's meaning."""
+    default_detail, default_code = STATUS_DEFAULTS.get(status, ("Error.", "error"))
+    return JsonResponse(
+        payload(request, detail=detail or default_detail, code=code or default_code, errors=errors),
+        status=status,
+    )
+
+
+def _is_json(resp: HttpResponse) -> bool:
+    return resp.get("Content-Type", "").split(";")[0].strip().endswith("json")
+
+
+def _exception_response(request: HttpRequest, exc: Exception) -> JsonResponse | None:
+    """The JSON answer for an exception Django would turn into an error page; None if unknown."""
+    if isinstance(exc, Http404):
+        return response(request, 404)
+    if isinstance(exc, PermissionDenied):
+        return response(request, 403)
+    if isinstance(exc, RequestDataTooBig):
+        return response(request, 413)
+    if isinstance(exc, DisallowedHost):
+        return response(request, 400, detail="Invalid Host header.", code="disallowed_host")
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        # The message may name internals (a file path, a setting): the status is enough.
+        return response(request, 400)
+    return None
+
+
+class ApiErrorMiddleware:
+    """Makes every error under /api/ JSON in the one shape (see the module docstring).
+
+    Placed right after RequestIdMiddleware, so the request id is known and everything else runs
+    inside it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api(request):
+            return self.get_response(request)
+        try:
+            # CommonMiddleware would raise it later and Django would answer with an HTML 400 (or
+            # the DEBUG page): refuse a Host outside ALLOWED_HOSTS here, in the shape.
+            request.get_host()
+        except DisallowedHost as exc:
+            logging.getLogger("django.security.DisallowedHost").error(
+                str(exc), extra={"status_code": 400, "request": request}
+            )
+            return _exception_response(request, exc)
+        if _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            # Refused before authentication, routing or parsing: no endpoint takes such a body.
+            return response(request, 413, detail=f"Request body too large (at most {_max_body()}).")
+        resp = self.get_response(request)
+        if resp.status_code >= 400 and not _is_json(resp):
+            resp = self._as_json(request, resp)
+        return resp
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        """Any exception a view under /api/ raised and no handler took, in every mode."""
+        if not is_api(request):
+            return None
+        known = _exception_response(request, exc)
+        if known is not None:
+            return known
+        # A bug. Tell whoever listens (error reporters, the test client) and log it with the
+        # traceback, as Django would — but answer with the shape, never a debug page.
+        signals.got_request_exception.send(sender=None, request=request)
+        resp = response(request, 500)
+        log_response(
+            "%s: %s", "Internal Server Error", request.path, response=resp, request=request, exception=exc
+        )
+        return resp
+
+    @staticmethod
+    def _as_json(request: HttpRequest, original: HttpResponse) -> JsonResponse:
+        resp = response(request, original.status_code)
+        for header in _KEPT_HEADERS:
+            if header in original:
+                resp[header] = original[header]
+        for name, cookie in original.cookies.items():  # e.g. a CSRF cookie set on the way
+            resp.cookies[name] = cookie
+        return resp
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/, Django's own page elsewhere (the admin's forms)."""
+    if is_api(request):
+        return response(request, 403, detail=f"CSRF check failed: {reason}", code="csrf_failed")
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _max_body() -> str:
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} bytes"
