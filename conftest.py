@@ -65,7 +65,7 @@ def staff(django_user_model):
     return _make_user(django_user_model, staff=True)
 
 
-def client_for(user=None) -> APIClient:
+def _client_for(user=None) -> APIClient:
     """An API client authenticated as `user` with a real access token (anonymous if None)."""
     from shop.identity.api.serializers import TokenObtainPairSerializer
 
@@ -77,23 +77,29 @@ def client_for(user=None) -> APIClient:
 
 
 @pytest.fixture
+def client_for():
+    """`client_for(user)`: an API client with a real access token of `user` (anonymous if None)."""
+    return _client_for
+
+
+@pytest.fixture
 def anon_api():
-    return client_for(None)
+    return _client_for(None)
 
 
 @pytest.fixture
 def customer_api(customer):
-    return client_for(customer)
+    return _client_for(customer)
 
 
 @pytest.fixture
 def other_api(other_customer):
-    return client_for(other_customer)
+    return _client_for(other_customer)
 
 
 @pytest.fixture
 def staff_api(staff):
-    return client_for(staff)
+    return _client_for(staff)
 
 
 @pytest.fixture(scope="session", autouse=True)

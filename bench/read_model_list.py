@@ -58,7 +58,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import database_url, pg_admin  # noqa: E402  isort: skip
+from devtools import postgres  # noqa: E402  isort: skip
 
 READ_ALIAS = "orders_read"
 CUSTOMERS = 2_000
@@ -785,12 +785,12 @@ def main() -> int:
     names = {n: f"shop_bench_read_{run}_{n}" for n in args.sizes}
     tmp = Path(tempfile.mkdtemp(prefix="bench_read_"))
     load_before = os.getloadavg()
-    with pg_admin(args.pg_url) as admin:
+    with postgres.admin(args.pg_url) as admin:
         server = admin.execute("SHOW server_version").fetchone()[0]
         for name in names.values():
             admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        configure_django(database_url(args.pg_url, names[args.sizes[0]]), tmp)
+        configure_django(postgres.database_url(names[args.sizes[0]], args.pg_url), tmp)
         catalog = Catalog.make(args.seed, max(args.sizes))
         print(
             f"read_model_list: sizes {', '.join(map(str, args.sizes))}; {args.requests} timed requests"
@@ -844,7 +844,7 @@ def main() -> int:
             connections.close_all()
         shutil.rmtree(tmp, ignore_errors=True)
         if not args.keep_dbs:
-            with pg_admin(args.pg_url) as admin:
+            with postgres.admin(args.pg_url) as admin:
                 for name in names.values():
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             print(f"\ndropped {', '.join(names.values())}")

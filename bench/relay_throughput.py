@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import database_url, pg_admin  # noqa: E402  isort: skip
+from devtools import postgres  # noqa: E402  isort: skip
 
 EVENT_TYPE = "shop.orders.order_placed.v1"
 PARTITIONS = 6  # what `manage.py ensure_topics` creates by default
@@ -484,11 +484,11 @@ def main() -> int:
         int(b) for b in args.also_batch_sizes.split(",") if b.strip() and int(b) != args.batch_size
     ]
 
-    with pg_admin(args.pg_url) as admin:
+    with postgres.admin(args.pg_url) as admin:
         admin.execute(f'CREATE DATABASE "{db_name}"')
     topics: list[str] = []
     try:
-        configure_django(database_url(args.pg_url, db_name), namespace, args.bootstrap)
+        configure_django(postgres.database_url(db_name, args.pg_url), namespace, args.bootstrap)
         from django.core.management import call_command
         from django.db import connections
 
@@ -575,7 +575,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-        with pg_admin(args.pg_url) as admin:
+        with postgres.admin(args.pg_url) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         if topics and not args.keep_topics:
             with contextlib.suppress(Exception):

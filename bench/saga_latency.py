@@ -5,7 +5,7 @@
 
 A benchmark, not a test: it asserts nothing about timing, it prints figures. What it does:
 
-1. starts a LocalCluster (tests/cluster.py: fresh Postgres databases per alias cloned from a
+1. starts a LocalCluster (devtools/cluster.py: fresh Postgres databases per alias cloned from a
    migrated template, a private Kafka namespace), seeds it (seed_demo), sets every active
    product's stock very high by SQL on the catalog database *before* the pipeline starts (so
    every order is confirmed, none rejected), then starts one relay_outbox, one consume_events
@@ -74,10 +74,9 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-# tests first: importing `shop` loads Celery, whose Django fix-up puts the working directory at
-# the front of sys.path, and a `tests` package found there would then shadow this tree's.
-from tests.cluster import KAFKA, PG_ADMIN_URL, LocalCluster, drop_templates  # noqa: E402  isort: skip
-from tests.http import Api, free_port  # noqa: E402  isort: skip
+from devtools.cluster import LocalCluster, drop_templates  # noqa: E402  isort: skip
+from devtools.http import Api, free_port  # noqa: E402  isort: skip
+from devtools.services import KAFKA, PG_ADMIN_URL  # noqa: E402  isort: skip
 from shop.topology import ALL_ALIASES  # noqa: E402  isort: skip
 
 PLACED = "shop.orders.order_placed.v1"
@@ -156,9 +155,7 @@ def probe(cluster: LocalCluster, alias: str, query: str, params: tuple = ()) -> 
     and a new connection (a new Postgres backend) per poll would load the machine being measured."""
     conn = _probes.get(alias)
     if conn is None or conn.closed:
-        conn = _probes[alias] = psycopg.connect(
-            PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + cluster.db(alias), autocommit=True
-        )
+        conn = _probes[alias] = psycopg.connect(cluster.database_url(alias), autocommit=True)
     return conn.execute(query, params).fetchall()
 
 
@@ -639,9 +636,7 @@ def delete_kafka_namespace(name: str) -> None:
 def start_cluster(args, cluster: LocalCluster, envs: dict) -> tuple[Api, list[int]]:
     cluster.create()
     cluster.manage("seed_demo")
-    with psycopg.connect(
-        PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + cluster.db("catalog"), autocommit=True
-    ) as conn:
+    with psycopg.connect(cluster.database_url("catalog"), autocommit=True) as conn:
         conn.execute("UPDATE catalog_product SET stock = %s WHERE active", (STOCK,))
     products = [
         p for (p,) in cluster.sql("catalog", "SELECT id FROM catalog_product WHERE active ORDER BY id")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conftest import client_for
 
-
-def create_product(staff, *, sku: str, price: str = "10.00", stock: int = 10, name: str | None = None) -> int:
-    response = client_for(staff).post(
+def create_product(
+    staff_api, *, sku: str, price: str = "10.00", stock: int = 10, name: str | None = None
+) -> int:
+    """A product created through the API by staff (its events are in catalog's outbox)."""
+    response = staff_api.post(
         "/api/catalog/products/",
         {
             "sku": sku,

@@ -30,9 +30,11 @@ def read_side(generation):
     return list(summaries), list(products.values_list("order_id", "product_id", "customer_id", "placed_at"))
 
 
-def test_a_rebuild_from_the_event_log_equals_the_incrementally_built_read_side(staff, customer_api, drain):
-    mug = create_product(staff, sku="MUG", stock=3)
-    tee = create_product(staff, sku="TEE", stock=50)
+def test_a_rebuild_from_the_event_log_equals_the_incrementally_built_read_side(
+    staff_api, customer_api, drain
+):
+    mug = create_product(staff_api, sku="MUG", stock=3)
+    tee = create_product(staff_api, sku="TEE", stock=50)
     drain()
     delivered = place_order(customer_api, [(mug, 1), (tee, 2)]).data["id"]
     rejected = place_order(customer_api, [(mug, 10)]).data["id"]

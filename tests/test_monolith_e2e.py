@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.http import Api, free_port, wait_until_listening
+from devtools.http import Api, free_port, wait_until_listening
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent

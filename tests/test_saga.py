@@ -33,9 +33,9 @@ def event_types(alias, topic, key):
     return list(rows.values_list("type", flat=True))
 
 
-def test_an_order_flows_from_placed_to_delivered_with_exactly_one_shipment(staff, customer_api, drain):
-    mug = create_product(staff, sku="MUG", price="12.50", stock=5)
-    tee = create_product(staff, sku="TEE", price="20.00", stock=3)
+def test_an_order_flows_from_placed_to_delivered_with_exactly_one_shipment(staff_api, customer_api, drain):
+    mug = create_product(staff_api, sku="MUG", price="12.50", stock=5)
+    tee = create_product(staff_api, sku="TEE", price="20.00", stock=3)
     drain()
 
     placed = place_order(customer_api, [(mug, 2), (tee, 1)])
@@ -67,9 +67,9 @@ def test_an_order_flows_from_placed_to_delivered_with_exactly_one_shipment(staff
     assert not any(DeadLetter.objects.using(a).exists() for a in ("catalog", "orders", "delivery"))
 
 
-def test_a_rejected_order_reserves_nothing_and_ships_nothing(staff, customer_api, drain):
-    plenty = create_product(staff, sku="PLENTY", stock=100)
-    scarce = create_product(staff, sku="SCARCE", stock=1)
+def test_a_rejected_order_reserves_nothing_and_ships_nothing(staff_api, customer_api, drain):
+    plenty = create_product(staff_api, sku="PLENTY", stock=100)
+    scarce = create_product(staff_api, sku="SCARCE", stock=1)
     drain()
 
     placed = place_order(customer_api, [(plenty, 5), (scarce, 2)])
@@ -84,12 +84,12 @@ def test_a_rejected_order_reserves_nothing_and_ships_nothing(staff, customer_api
 
 
 def test_cancelling_a_confirmed_order_releases_its_stock_and_cancels_its_shipment(
-    settings, staff, customer_api, drain
+    settings, staff_api, customer_api, drain
 ):
     # Stop the shipment at CREATED: progress tasks are what move it; here they are not run.
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "memory://"
-    mug = create_product(staff, sku="MUG2", stock=4)
+    mug = create_product(staff_api, sku="MUG2", stock=4)
     drain()
     placed = place_order(customer_api, [(mug, 3)])
     drain()
@@ -116,8 +116,8 @@ def test_cancelling_a_confirmed_order_releases_its_stock_and_cancels_its_shipmen
     assert stock_of(mug) == 4
 
 
-def test_a_delivered_order_cannot_be_cancelled(staff, customer_api, drain):
-    mug = create_product(staff, sku="MUG3", stock=4)
+def test_a_delivered_order_cannot_be_cancelled(staff_api, customer_api, drain):
+    mug = create_product(staff_api, sku="MUG3", stock=4)
     drain()
     placed = place_order(customer_api, [(mug, 1)])
     drain()
@@ -127,10 +127,8 @@ def test_a_delivered_order_cannot_be_cancelled(staff, customer_api, drain):
     assert order_of(customer_api, placed.data["id"])["status"] == "DELIVERED"
 
 
-def test_a_race_for_the_last_units_cannot_oversell(staff, drain, django_user_model):
-    from conftest import client_for
-
-    last = create_product(staff, sku="LAST", stock=5)
+def test_a_race_for_the_last_units_cannot_oversell(staff_api, drain, django_user_model, client_for):
+    last = create_product(staff_api, sku="LAST", stock=5)
     drain()
     buyers = [
         client_for(django_user_model.objects.create_user(username=f"racer{i}", password="x-very-long-1"))

@@ -2,7 +2,6 @@
 
 import pytest
 
-from conftest import client_for
 from orders.models import Order
 from orders.tests.factories import OrderFactory, ProductSnapshotFactory
 from orders.tests.helpers import API_DBS, outbox_count, placed_order, project_published
@@ -120,7 +119,7 @@ def test_a_malformed_or_huge_order_id_is_a_404(customer_api, pk):
     assert customer_api.post(f"/api/orders/{pk}/cancel/").status_code == 404
 
 
-def test_a_customer_id_is_taken_from_the_token_of_each_request(customer, other_customer):
+def test_a_customer_id_is_taken_from_the_token_of_each_request(customer, other_customer, client_for):
     ProductSnapshotFactory(product_id=1)
 
     placed = client_for(other_customer).post("/api/orders/", BODY, format="json").json()

@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tests.cluster import LocalCluster
-from tests.http import Api, free_port
+from devtools.cluster import LocalCluster
+from devtools.http import Api, free_port
 
 FINAL = {"DELIVERED", "REJECTED", "CANCELLED"}
 # One event of each type per aggregate on these topics: a duplicate means an effect ran twice.

@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from tests.cluster import ROOT, LocalCluster
-from tests.http import free_port
+from devtools.cluster import ROOT, LocalCluster
+from devtools.http import free_port
 from tests.integration.saga import assert_saga_invariants, boot
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

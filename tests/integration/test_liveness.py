@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.cluster import ROOT
+from devtools.cluster import ROOT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -1,6 +1,6 @@
 """Shape 3 for real: every service in processes of its own (SHOP_SERVICES=<service>, only its own
 Postgres databases), relays and consumers per service on Kafka, Celery workers on Redis, nginx as
-the gateway — started by the same machinery as `make split` (tests/split/local.py), on fresh
+the gateway — started by the same machinery as `make split` (devtools/split.py), on fresh
 databases, its own Kafka namespace and its own ports. Driven through the gateway only; the SQL
 below only looks, service database by service database.
 """
@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.http import Api, free_port
+from devtools.http import Api, free_port
+from devtools.split import SplitTopology
 from tests.integration.saga import FINAL, Shop, assert_saga_invariants
-from tests.split.local import SplitTopology
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
 PASSWORD = "a-long-passphrase-9"
@@ -69,7 +69,7 @@ def split(split_services, tmp_path_factory):
         settings={"DELIVERY_STEP_SECONDS": "0.5"},
         # The whole API generously (this test is one client IP placing orders from threads), the
         # auth endpoints at the default 5 r/s + 10, which the rate-limit check below exceeds.
-        gateway={"GATEWAY_RATE": "500r/s", "GATEWAY_BURST": "1000"},
+        gateway_values={"GATEWAY_RATE": "500r/s", "GATEWAY_BURST": "1000"},
     )
     try:
         topology.prepare(fresh=True)
@@ -167,7 +167,7 @@ def test_an_order_cancelled_before_pickup_gives_its_stock_back(split, shop):
     before = stock_of(split, product_id)
 
     # No delivery worker: the shipment is created but cannot be picked up before the cancel.
-    split.stop_process("delivery-worker")
+    split.stop_component("delivery-worker")
     try:
         status, order = cat.post(
             "/api/orders/",
@@ -278,7 +278,7 @@ def test_the_gateway_answers_its_own_errors_in_json(split, shop):
     assert head["Content-Type"] == "application/json"
 
     # Every catalog replica down: a JSON 502, and the other services carry on.
-    split.stop_process("catalog-web-1")
+    split.stop_component("catalog-web-1")
     try:
         status, head, body = call("GET", f"{split.url}/api/catalog/products/")
         assert status == 502

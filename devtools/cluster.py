@@ -1,4 +1,4 @@
-"""Run shop as separate local processes (web, relays, consumers) against real Postgres
+"""Run shop as separate local processes (web, relays, consumers, Celery) against real Postgres
 databases and a real Kafka broker, the way the split deployment runs them — for the
 integration tests, the benchmarks and `make split`.
 
@@ -7,38 +7,31 @@ costs milliseconds) and its own Kafka namespace (topic and group prefix), so clu
 each other's data or events.
 
 By default every process sees every database (shape 2). Given `services=[...]`, a process gets
-SHOP_SERVICES and the database URLs of those services only (shape 3, tests/split/local.py).
+SHOP_SERVICES and the database URLs of those services only (shape 3, devtools/split.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
+from devtools import postgres, processes
+from devtools.http import wait_until_listening
+from devtools.processes import Proc
+from devtools.services import KAFKA, REDIS
 from shop.topology import ALL_ALIASES, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("SHOP_PG_ADMIN_URL", "postgresql://shop:shop@127.0.0.1:5432/postgres")
-KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-REDIS = os.environ.get("SHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _pg_url(dbname: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
-
-
-def _admin():
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
+T = TypeVar("T")
 
 
 def aliases_of(services: Sequence[str] | None) -> tuple[str, ...]:
@@ -49,6 +42,8 @@ def aliases_of(services: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def base_env(**extra: str) -> dict[str, str]:
+    """This process's environment less its database, events and pytest variables, plus what every
+    process of a local topology runs with, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL_", "EVENTS_", "PYTEST_"))}
     env.update(
         {
@@ -64,6 +59,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def manage(*args: str, env: dict[str, str], check: bool = True, timeout: float = 300):
+    """Run `manage.py args` to completion in a process of its own, its output captured."""
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
@@ -78,85 +74,70 @@ def manage(*args: str, env: dict[str, str], check: bool = True, timeout: float =
 _template_ready = False
 
 
+def _template_prefix() -> str:
+    return f"shop_tpl_{os.getpid()}"
+
+
 def _ensure_template() -> str:
-    """Migrate one set of template databases per test session; clusters clone them."""
+    """Migrate one set of template databases per process (a test session, a benchmark run);
+    clusters clone them."""
     global _template_ready
-    prefix = f"shop_tpl_{os.getpid()}"
+    prefix = _template_prefix()
     if not _template_ready:
-        with _admin() as conn:
-            for alias in ALL_ALIASES:
-                conn.execute(f'DROP DATABASE IF EXISTS "{prefix}_{alias}"')
-                conn.execute(f'CREATE DATABASE "{prefix}_{alias}"')
-        env = base_env(**{f"DATABASE_URL_{a.upper()}": _pg_url(f"{prefix}_{a}") for a in ALL_ALIASES})
-        manage("migrate_all", "-v", "0", env=env)
+        for alias in ALL_ALIASES:
+            postgres.create_database(f"{prefix}_{alias}", fresh=True)
+        urls = {f"DATABASE_URL_{a.upper()}": postgres.database_url(f"{prefix}_{a}") for a in ALL_ALIASES}
+        manage("migrate_all", "-v", "0", env=base_env(**urls))
         _template_ready = True
     return prefix
 
 
 def drop_templates() -> None:
-    prefix = f"shop_tpl_{os.getpid()}"
-    with _admin() as conn:
-        for alias in ALL_ALIASES:
-            conn.execute(f'DROP DATABASE IF EXISTS "{prefix}_{alias}" WITH (FORCE)')
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-    log_offset: int = 0  # a restarted process appends to the same log: read only its own part
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def output(self) -> str:
-        with open(self.log, "rb") as f:
-            f.seek(self.log_offset)
-            return f.read().decode(errors="replace")
+    """Drop this process's template databases (at the end of a test session or a benchmark)."""
+    global _template_ready
+    postgres.drop_databases(f"{_template_prefix()}_{alias}" for alias in ALL_ALIASES)
+    _template_ready = False
 
 
 @dataclass
 class LocalCluster:
-    workdir: Path
+    workdir: Path  # process logs: <workdir>/<process name>.log
     name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:10]}")
     kafka: str = KAFKA
     procs: dict[str, Proc] = field(default_factory=dict)
 
     # --- lifecycle --------------------------------------------------------------------------
     def create(self) -> LocalCluster:
+        """Databases cloned from the migrated template, and the topics: ready for processes."""
         template = _ensure_template()
-        with _admin() as conn:
-            for alias in ALL_ALIASES:
-                conn.execute(f'CREATE DATABASE "{self.db(alias)}" TEMPLATE "{template}_{alias}"')
+        for alias in ALL_ALIASES:
+            postgres.create_database(self.db(alias), template=f"{template}_{alias}")
         self.manage("ensure_topics", "--partitions", "3")
         return self
 
     def create_empty(self, *, fresh: bool) -> LocalCluster:
         """Empty databases for every alias (kept if they exist, unless `fresh`), to be migrated
         service by service (`migrate_all` under each SHOP_SERVICES) rather than cloned."""
-        with _admin() as conn:
-            for alias in ALL_ALIASES:
-                if fresh:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{self.db(alias)}" WITH (FORCE)')
-                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db(alias),))
-                if not exists.fetchone():
-                    conn.execute(f'CREATE DATABASE "{self.db(alias)}"')
+        for alias in ALL_ALIASES:
+            postgres.create_database(self.db(alias), fresh=fresh)
         return self
 
     def destroy(self) -> None:
+        """Stop every process and drop the databases."""
         self.stop_all()
-        with _admin() as conn:
-            for alias in ALL_ALIASES:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db(alias)}" WITH (FORCE)')
+        postgres.drop_databases(self.db(alias) for alias in ALL_ALIASES)
 
     def db(self, alias: str) -> str:
+        """The name of this cluster's database for `alias`."""
         return f"shop_{self.name}_{alias}"
+
+    def database_url(self, alias: str) -> str:
+        return postgres.database_url(self.db(alias))
 
     def env(self, *, services: Sequence[str] | None = None, **extra: str) -> dict[str, str]:
         """A process's environment: every database (services=None), or SHOP_SERVICES and only
         the databases of `services` (an empty list: no database at all, e.g. the gateway)."""
-        urls = {f"DATABASE_URL_{a.upper()}": _pg_url(self.db(a)) for a in aliases_of(services)}
+        urls = {f"DATABASE_URL_{a.upper()}": self.database_url(a) for a in aliases_of(services)}
         env = base_env(**urls, EVENTS_NAMESPACE=f"{self.name}.", KAFKA_BOOTSTRAP_SERVERS=self.kafka)
         env.pop("SHOP_SERVICES", None)
         if services is not None:
@@ -165,25 +146,16 @@ class LocalCluster:
         return env
 
     def manage(self, *args: str, services: Sequence[str] | None = None, **extra_env: str):
+        """Run a management command to completion with this cluster's settings."""
         return manage(*args, env=self.env(services=services, **extra_env))
 
     # --- processes --------------------------------------------------------------------------
     def start(
         self, name: str, argv: list[str], *, services: Sequence[str] | None = None, **extra_env: str
     ) -> Proc:
-        log = self.workdir / f"{name}.log"
-        offset = log.stat().st_size if log.exists() else 0
-        handle = open(log, "ab")  # noqa: SIM115  (the child owns it from here)
-        popen = subprocess.Popen(
-            argv,
-            env=self.env(services=services, **extra_env),
-            cwd=ROOT,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        handle.close()
-        self.procs[name] = Proc(name, popen, log, offset)
+        """Start `argv` as process `name` (its log is appended to when it is started again)."""
+        env = self.env(services=services, **extra_env)
+        self.procs[name] = processes.spawn(name, argv, env=env, cwd=ROOT, log=self.workdir / f"{name}.log")
         return self.procs[name]
 
     def start_manage(
@@ -230,6 +202,7 @@ class LocalCluster:
         wait: bool = True,
         **extra_env: str,
     ) -> Proc:
+        """gunicorn on 127.0.0.1:`port`; `wait`: return once it listens."""
         argv = [
             sys.executable,
             "-m",
@@ -248,8 +221,6 @@ class LocalCluster:
         ]
         proc = self.start(name, argv, services=services, **extra_env)
         if wait:
-            from tests.http import wait_until_listening
-
             wait_until_listening(port, process=proc.popen)
         return proc
 
@@ -291,40 +262,36 @@ class LocalCluster:
             self.start_consumer(service)
 
     def signal(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs[name]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.popen.pid, sig)
-        proc.popen.wait(timeout=30)
+        """Signal process `name` (its whole group) and wait for it to exit; it stays listed."""
+        processes.signal_group(self.procs[name], sig)
 
     def stop(self, name: str, timeout: float = 20) -> int:
-        proc = self.procs.pop(name)
-        if proc.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-            try:
-                proc.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=10)
-        return proc.popen.returncode
+        """SIGTERM process `name`, SIGKILL after `timeout`; forget it, return its exit status."""
+        return processes.terminate(self.procs.pop(name), timeout)
 
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.stop(name)
 
     def logs(self) -> str:
+        """The tail of every process's log, for a failure message."""
         return "\n".join(f"--- {p.name} ---\n{p.output()[-3000:]}" for p in self.procs.values())
 
     # --- looking inside -----------------------------------------------------------------------
     def sql(self, alias: str, query: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(_pg_url(self.db(alias))) as conn:
+        """Run one query on this cluster's database `alias` (a connection of its own)."""
+        with psycopg.connect(self.database_url(alias)) as conn:
             return conn.execute(query, params).fetchall()
 
-    def wait_until(self, condition, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
+    def wait_until(
+        self,
+        condition: Callable[[], T],
+        *,
+        timeout: float = 60,
+        interval: float = 0.2,
+        what: str = "condition",
+    ) -> T:
+        """processes.wait_until, with the tail of every process's log in the failure message."""
+        return processes.wait_until(
+            condition, timeout=timeout, interval=interval, what=what, context=self.logs
+        )

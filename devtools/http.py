@@ -1,4 +1,4 @@
-"""A tiny JSON-over-HTTP client and process helpers for tests that drive real servers."""
+"""A tiny JSON-over-HTTP client and the socket helpers of tools and tests that drive real servers."""
 
 from __future__ import annotations
 
@@ -86,3 +86,14 @@ def wait_until_listening(port: int, timeout: float = 60, process=None) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listening on {port} after {timeout}s")
+
+
+def http_status(url: str, timeout: float = 3) -> int | None:
+    """The status of GET `url` (an error status too), or None if nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None

@@ -1,5 +1,5 @@
 """Shape 3 — split services behind a gateway — as local processes on loopback: the topology of
-docker/compose.yaml with one process per container, started through tests/cluster.py.
+docker/compose.yaml with one process per container, started through devtools/cluster.py.
 
 Per service, every process runs with SHOP_SERVICES=<service> and the database URLs of that
 service only (so it cannot open another's database at all):
@@ -15,61 +15,46 @@ shop_<name>_<alias>, each migrated with `migrate_all` under its service's SHOP_S
 The settings are production's (SHOP_ENV=prod): secrets from the environment, only the shop
 service holds the private JWT key, JSON logs.
 
-`scripts/split-local` (make split / make split-stop) runs this module; the end-to-end test
-(tests/split/test_split_e2e.py) uses the same class on fresh databases and free ports.
+Processes are named `<service>-<role>` (`orders-web-2`, `catalog-relay`, `delivery-consumer`,
+`orders-worker`) and `gateway`; `start_component(name)` / `stop_component(name)` /
+`kill(name)` act on one, `start_service` / `stop_service` on every process of a service, and
+`gateway.route(...)` + `gateway.reload()` move a path prefix to other replicas without a restart.
+
+`python -m devtools.split start|stop|status|drop|dotenv` is `make split` / `make split-stop`
+(scripts/split-local); the end-to-end test (tests/split/test_split_e2e.py) uses the same class on
+fresh databases and free ports.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.cluster import ROOT, LocalCluster, Proc, manage
+from devtools import processes
+from devtools.cluster import ROOT, LocalCluster, manage
+from devtools.gateway import Gateway
+from devtools.http import http_status
+from devtools.processes import Proc
 
-GATEWAY_TEMPLATE = ROOT / "docker" / "gateway" / "nginx.conf.template"
 SERVICES = ("shop", "catalog", "orders", "delivery")
 WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
 WITH_CELERY = ("catalog", "orders", "delivery")  # outbox pruning; pending-order expiry; shipment steps
 ADMIN_USER = "admin"
 # Stopped in this order: no new requests first, the relays (which drain outboxes) last.
 STOP_ORDER = ("gateway", "web", "worker", "consumer", "relay")
-
-
-def render_gateway(values: dict[str, str], template: Path = GATEWAY_TEMPLATE) -> str:
-    """The gateway's nginx.conf: the template with its ${UPPER_CASE} placeholders filled in
-    (what envsubst does in the nginx image); nginx's own $variables are left alone."""
-    text = template.read_text()
-    wanted = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", text))
-    missing = wanted - values.keys()
-    if missing:
-        raise KeyError(f"the gateway template needs values for {sorted(missing)}")
-    return re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", lambda m: values[m.group(1)], text)
-
-
-def upstream_servers(ports: list[int]) -> str:
-    return " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in ports)
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not found:
-        raise RuntimeError("nginx is not installed: scripts/split-local nginx (apt-get install nginx)")
-    return found
+_WEB = re.compile(r"^(?P<service>[a-z]+)-web-(?P<replica>\d+)$")
 
 
 def make_secrets() -> dict[str, str]:
+    """A fresh Django secret key and RS256 key pair, as a deployment's secrets hold them."""
     from shop.identity.keys import generate_pem_pair
 
     private, public = generate_pem_pair()
@@ -78,27 +63,6 @@ def make_secrets() -> dict[str, str]:
         "JWT_PRIVATE_KEY": private,
         "JWT_PUBLIC_KEY": public,
     }
-
-
-def _proc_start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (None if gone or a zombie): guards a pid file against a
-    recycled pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]
-
-
-def _http_status(url: str, timeout: float = 3) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
-    except OSError:
-        return None
 
 
 @dataclass
@@ -118,7 +82,7 @@ class SplitTopology:
         }
     )
     settings: dict[str, str] = field(default_factory=dict)  # extra environment for every service process
-    gateway: dict[str, str] = field(default_factory=dict)  # template values over the defaults below
+    gateway_values: dict[str, str] = field(default_factory=dict)  # template values over the defaults
     secrets: dict[str, str] = field(default_factory=make_secrets)
     admin_password: str = "demo-pass-123"
 
@@ -128,10 +92,14 @@ class SplitTopology:
         for folder in (self.logs, self.pids):
             folder.mkdir(parents=True, exist_ok=True)
         self.cluster = LocalCluster(self.logs, name=self.name)
+        self.gateway = Gateway(
+            self.run_dir / "nginx", port=self.gateway_port, routes=self.web_ports, values=self.gateway_values
+        )
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        """The base URL clients use: the gateway's."""
+        return self.gateway.url
 
     # --- environment ----------------------------------------------------------------------------
     def service_env(self, service: str) -> dict[str, str]:
@@ -193,20 +161,33 @@ class SplitTopology:
 
     def start(self) -> None:
         """Every process, then the gateway once every service answers /readyz."""
-        for service, ports in self.web_ports.items():
-            for replica in range(1, len(ports) + 1):
-                self.start_web(service, replica, wait=False)
-        for service in WITH_EVENTS:
-            self._track(
-                self.cluster.start_relay(f"{service}-relay", services=[service], **self.service_env(service))
-            )
-            self.start_consumer(service)
-        for service in WITH_CELERY:
-            self.start_worker(service)
-        for service, ports in self.web_ports.items():
-            for port in ports:
-                self._wait(f"http://127.0.0.1:{port}/readyz", f"{service} on :{port} to be ready")
+        for service in SERVICES:
+            self.start_service(service, wait=False)
+        for service in SERVICES:
+            self.wait_ready(service)
         self.start_gateway()
+
+    def start_service(self, service: str, *, wait: bool = True) -> None:
+        """Every process of one service: its web replicas, and its relay, consumer and Celery
+        worker (with beat) where it has them; `wait`: until each replica answers /readyz."""
+        for replica in range(1, len(self.web_ports[service]) + 1):
+            self.start_web(service, replica, wait=False)
+        if service in WITH_EVENTS:
+            self.start_relay(service)
+            self.start_consumer(service)
+        if service in WITH_CELERY:
+            self.start_worker(service)
+        if wait:
+            self.wait_ready(service)
+
+    def stop_service(self, service: str) -> None:
+        """Stop every process of one service (as stop() would: requests first, relay last)."""
+        self._stop_names([name for name in self._names() if name.startswith(f"{service}-")])
+
+    def wait_ready(self, service: str) -> None:
+        """Until every web replica of `service` answers /readyz with 200."""
+        for port in self.web_ports[service]:
+            self._wait(f"http://127.0.0.1:{port}/readyz", f"{service} on :{port} to be ready")
 
     def start_web(self, service: str, replica: int = 1, *, wait: bool = True) -> Proc:
         """gunicorn for one replica of `service` (names like orders-web-2), on its port."""
@@ -225,6 +206,11 @@ class SplitTopology:
             self._wait(f"http://127.0.0.1:{port}/readyz", f"{service} on :{port} to be ready")
         return proc
 
+    def start_relay(self, service: str) -> Proc:
+        return self._track(
+            self.cluster.start_relay(f"{service}-relay", services=[service], **self.service_env(service))
+        )
+
     def start_consumer(self, service: str) -> Proc:
         return self._track(
             self.cluster.start_consumer(
@@ -233,6 +219,7 @@ class SplitTopology:
         )
 
     def start_worker(self, service: str) -> Proc:
+        """The service's Celery worker, running its beat too."""
         return self._track(
             self.cluster.start_celery_worker(
                 f"{service}-worker",
@@ -243,52 +230,28 @@ class SplitTopology:
         )
 
     def start_gateway(self) -> Proc:
-        prefix = self.run_dir / "nginx"
-        prefix.mkdir(exist_ok=True)
-        values = {
-            "GATEWAY_LISTEN": f"127.0.0.1:{self.gateway_port}",
-            "GATEWAY_RATE": "50r/s",
-            "GATEWAY_BURST": "100",
-            "GATEWAY_AUTH_RATE": "5r/s",
-            "GATEWAY_AUTH_BURST": "10",
-            "NGINX_RUN_DIR": str(prefix),
-            "GATEWAY_RESOLVER": "# fixed loopback addresses: no resolver",
-            **{f"{s.upper()}_SERVERS": upstream_servers(ports) for s, ports in self.web_ports.items()},
-            **self.gateway,
-        }
-        conf = prefix / "nginx.conf"
-        conf.write_text(render_gateway(values))
-        argv = [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
-        proc = self._track(self.cluster.start("gateway", argv, services=[]))
-        self._wait(f"{self.url}/healthz", "the gateway", proc=proc)
+        """nginx on the gateway port, routing to the web replicas; returns once it answers."""
+        self.gateway.write_config()
+        proc = self._track(self.cluster.start("gateway", self.gateway.argv(), services=[]))
+        self._wait(f"{self.url}/healthz", "the gateway")
         return proc
 
-    def stop(self) -> None:
-        """Stop what this topology started: processes this object holds, and those named by pid
-        files (a `make split` started from another shell). SIGTERM, then SIGKILL after 20 s."""
-        names = {p.stem for p in self.pids.glob("*.pid")} | set(self.cluster.procs)
+    def start_component(self, name: str) -> Proc:
+        """Start one process by its name: `gateway`, `<service>-web-<n>`, `<service>-relay`,
+        `<service>-consumer` or `<service>-worker` (waiting until a web replica is ready)."""
+        if name == "gateway":
+            return self.start_gateway()
+        if web := _WEB.match(name):
+            return self.start_web(web["service"], int(web["replica"]))
+        service, _, role = name.partition("-")
+        starters = {"relay": self.start_relay, "consumer": self.start_consumer, "worker": self.start_worker}
+        if service not in SERVICES or role not in starters:
+            raise ValueError(f"no component {name!r} in this topology")
+        return starters[role](service)
 
-        def rank(name: str) -> int:
-            return next((i for i, role in enumerate(STOP_ORDER) if role in name), len(STOP_ORDER))
-
-        def stop_one(name: str) -> None:
-            if name in self.cluster.procs:
-                self.cluster.stop(name)
-            else:
-                _stop_by_pid_file(self.pids / f"{name}.pid")
-            (self.pids / f"{name}.pid").unlink(missing_ok=True)
-
-        # One role at a time, the processes of a role all at once.
-        for role in range(len(STOP_ORDER) + 1):
-            group = [name for name in names if rank(name) == role]
-            if group:
-                with ThreadPoolExecutor(len(group)) as pool:
-                    list(pool.map(stop_one, group))
-
-    def stop_process(self, name: str) -> None:
-        """Stop one process as `stop` would (SIGTERM, then SIGKILL after 20 s)."""
-        self.cluster.stop(name)
-        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+    def stop_component(self, name: str) -> None:
+        """Stop one process as stop() would (SIGTERM, then SIGKILL after 20 s)."""
+        self._stop_one(name)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (its whole process group) and forget it."""
@@ -296,53 +259,59 @@ class SplitTopology:
         self.cluster.procs.pop(name)
         (self.pids / f"{name}.pid").unlink(missing_ok=True)
 
+    def stop(self) -> None:
+        """Stop what this topology started: processes this object holds, and those named by pid
+        files (a `make split` started from another shell). SIGTERM, then SIGKILL after 20 s."""
+        self._stop_names(self._names())
+
     def destroy(self) -> None:
+        """Stop every process and drop the databases."""
         self.stop()
         self.cluster.destroy()
 
     def running(self) -> dict[str, bool]:
-        status = {}
-        for pid_file in sorted(self.pids.glob("*.pid")):
-            pid, started = pid_file.read_text().split()
-            status[pid_file.stem] = _proc_start_time(int(pid)) == started
-        return status
+        """Every process with a pid file, and whether it is still running."""
+        return {path.stem: processes.pid_file_alive(path) for path in sorted(self.pids.glob("*.pid"))}
 
     # --- helpers --------------------------------------------------------------------------------
+    def _names(self) -> set[str]:
+        return {p.stem for p in self.pids.glob("*.pid")} | set(self.cluster.procs)
+
+    def _stop_names(self, names: list[str] | set[str]) -> None:
+        def rank(name: str) -> int:
+            return next((i for i, role in enumerate(STOP_ORDER) if role in name), len(STOP_ORDER))
+
+        # One role at a time, the processes of a role all at once.
+        for role in range(len(STOP_ORDER) + 1):
+            group = [name for name in names if rank(name) == role]
+            if group:
+                with ThreadPoolExecutor(len(group)) as pool:
+                    list(pool.map(self._stop_one, group))
+
+    def _stop_one(self, name: str) -> None:
+        if name in self.cluster.procs:
+            self.cluster.stop(name)
+        else:
+            processes.stop_by_pid_file(self.pids / f"{name}.pid")
+        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
     def _track(self, proc: Proc) -> Proc:
-        started = _proc_start_time(proc.popen.pid) or "0"
-        (self.pids / f"{proc.name}.pid").write_text(f"{proc.popen.pid} {started}\n")
+        processes.write_pid_file(self.pids / f"{proc.name}.pid", proc)
         return proc
 
-    def _wait(self, url: str, what: str, *, timeout: float = 120, proc: Proc | None = None) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if _http_status(url) == 200:
-                return
+    def _wait(self, url: str, what: str, *, timeout: float = 120) -> None:
+        def ready() -> bool:
             dead = [p.name for p in self.cluster.procs.values() if not p.alive()]
             if dead:
                 raise RuntimeError(
                     f"{', '.join(dead)} exited while waiting for {what}\n{self.cluster.logs()}"
                 )
-            time.sleep(0.2)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}\n{self.cluster.logs()}")
+            return http_status(url) == 200
 
-
-def _stop_by_pid_file(pid_file: Path, timeout: float = 20) -> None:
-    try:
-        pid_text, started = pid_file.read_text().split()
-    except (OSError, ValueError):
-        return
-    pid = int(pid_text)
-    if _proc_start_time(pid) != started:
-        return  # already gone (or the pid now belongs to someone else)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _proc_start_time(pid) == started:
-        time.sleep(0.1)
-    if _proc_start_time(pid) == started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        try:
+            processes.wait_until(ready, timeout=timeout, what=what, context=self.cluster.logs)
+        except AssertionError as exc:
+            raise TimeoutError(str(exc)) from None
 
 
 # --- make split -------------------------------------------------------------------------------------
@@ -360,6 +329,8 @@ def _persistent_secrets() -> dict[str, str]:
 
 
 def local_topology() -> SplitTopology:
+    """The topology `make split` runs: fixed ports (SPLIT_BASE_PORT, SPLIT_GATEWAY_PORT), kept
+    databases shop_split_<alias> and secrets kept in .cache/split/secrets.json."""
     base = int(os.environ.get("SPLIT_BASE_PORT", "18100"))
     return SplitTopology(
         RUN_DIR,
@@ -377,8 +348,28 @@ def local_topology() -> SplitTopology:
     )
 
 
+def _dotenv() -> None:
+    """Print a docker/.env for docker/compose.yaml with fresh secrets (nothing is stored)."""
+    generated = make_secrets()
+
+    def one_line(pem: str) -> str:
+        return '"' + pem.strip().replace("\n", "\\n") + '\\n"'
+
+    print("# generated by scripts/split-local dotenv: keep it out of git (docker/.env is ignored)")
+    print(f"DJANGO_SECRET_KEY={generated['DJANGO_SECRET_KEY']}")
+    print("DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1")
+    print(f"JWT_PRIVATE_KEY={one_line(generated['JWT_PRIVATE_KEY'])}")
+    print(f"JWT_PUBLIC_KEY={one_line(generated['JWT_PUBLIC_KEY'])}")
+    for service in SERVICES:
+        print(f"{service.upper()}_DB_PASSWORD={secrets.token_urlsafe(24)}")
+    print(f"DJANGO_SUPERUSER_PASSWORD={secrets.token_urlsafe(12)}")
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "status"
+    if command == "dotenv":
+        _dotenv()
+        return 0
     topology = local_topology()
     if command == "start":
         alive = [name for name, ok in topology.running().items() if ok]
@@ -397,22 +388,6 @@ def main(argv: list[str]) -> int:
         print(f"  logs     {topology.logs}/")
         print("  stop     make split-stop")
         return 0
-    if command == "dotenv":
-        # A docker/.env for docker/compose.yaml with fresh secrets (print it; nothing is stored).
-        generated = make_secrets()
-
-        def one_line(pem: str) -> str:
-            return '"' + pem.strip().replace("\n", "\\n") + '\\n"'
-
-        print("# generated by scripts/split-local dotenv: keep it out of git (docker/.env is ignored)")
-        print(f"DJANGO_SECRET_KEY={generated['DJANGO_SECRET_KEY']}")
-        print("DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1")
-        print(f"JWT_PRIVATE_KEY={one_line(generated['JWT_PRIVATE_KEY'])}")
-        print(f"JWT_PUBLIC_KEY={one_line(generated['JWT_PUBLIC_KEY'])}")
-        for service in SERVICES:
-            print(f"{service.upper()}_DB_PASSWORD={secrets.token_urlsafe(24)}")
-        print(f"DJANGO_SUPERUSER_PASSWORD={secrets.token_urlsafe(12)}")
-        return 0
     if command == "stop":
         topology.stop()
         print("split: stopped")
@@ -430,8 +405,8 @@ def main(argv: list[str]) -> int:
             print(f"  {name:22s} {'running' if ok else 'DEAD'}")
         for service, ports in topology.web_ports.items():
             for port in ports:
-                print(f"  {service}:{port} /readyz -> {_http_status(f'http://127.0.0.1:{port}/readyz')}")
-        print(f"  gateway {topology.url}/healthz -> {_http_status(f'{topology.url}/healthz')}")
+                print(f"  {service}:{port} /readyz -> {http_status(f'http://127.0.0.1:{port}/readyz')}")
+        print(f"  gateway {topology.url}/healthz -> {http_status(f'{topology.url}/healthz')}")
         return 0 if all(running.values()) else 1
     print(f"unknown command {command!r}: start | stop | status | drop | dotenv", file=sys.stderr)
     return 64

@@ -1,0 +1,105 @@
+"""The gateway of a local split topology: nginx configured from docker/gateway/nginx.conf.template
+(the template compose uses), started as a process, re-routed and reloaded without a restart.
+
+Routes are the template's `<SERVICE>_SERVERS` upstream lists: `route("catalog", [18201])` sends
+`/api/catalog/` to those ports on the next `reload()` (nginx re-reads its configuration and keeps
+serving: requests in flight finish on the old routes).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from devtools.services import nginx_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "docker" / "gateway" / "nginx.conf.template"
+_PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+# The template's defaults for local topologies (compose passes its own).
+DEFAULTS = {
+    "GATEWAY_RATE": "50r/s",
+    "GATEWAY_BURST": "100",
+    "GATEWAY_AUTH_RATE": "5r/s",
+    "GATEWAY_AUTH_BURST": "10",
+    "GATEWAY_RESOLVER": "# fixed loopback addresses: no resolver",
+}
+
+
+def render(values: dict[str, str], template: Path = TEMPLATE) -> str:
+    """The gateway's nginx.conf: the template with its ${UPPER_CASE} placeholders filled in
+    (what envsubst does in the nginx image); nginx's own $variables are left alone. Raises
+    KeyError naming every placeholder without a value."""
+    text = template.read_text()
+    missing = set(_PLACEHOLDER.findall(text)) - values.keys()
+    if missing:
+        raise KeyError(f"the gateway template needs values for {sorted(missing)}")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def upstream_servers(ports: Sequence[int], host: str = "127.0.0.1") -> str:
+    """An upstream block's server lines for replicas on `ports` (a refused one is skipped)."""
+    return " ".join(f"server {host}:{p} max_fails=1 fail_timeout=5s;" for p in ports)
+
+
+class Gateway:
+    """nginx for one topology, its files under `prefix` (nginx.conf, pid, temp folders)."""
+
+    def __init__(self, prefix: Path, *, port: int, routes: dict[str, Sequence[int]], values: dict[str, str]):
+        self.prefix = prefix
+        self.port = port
+        self.routes = {service: list(ports) for service, ports in routes.items()}
+        self.values = values  # template values over DEFAULTS
+        self.conf = prefix / "nginx.conf"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def route(self, service: str, ports: Sequence[int]) -> None:
+        """Send `service`'s path prefix to replicas on `ports` (effective after reload())."""
+        self.routes[service] = list(ports)
+
+    def write_config(self) -> Path:
+        """Render the configuration for the current routes into prefix/nginx.conf."""
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        values = {
+            **DEFAULTS,
+            "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+            "NGINX_RUN_DIR": str(self.prefix),
+            **{
+                f"{service.upper()}_SERVERS": upstream_servers(ports)
+                for service, ports in self.routes.items()
+            },
+            **self.values,
+        }
+        self.conf.write_text(render(values))
+        return self.conf
+
+    def argv(self) -> list[str]:
+        """The command that runs nginx in the foreground on this configuration."""
+        return [*self._nginx(), "-g", "daemon off;"]
+
+    def check(self) -> None:
+        """`nginx -t` on the written configuration; raises RuntimeError with nginx's complaint."""
+        self._run("-t", "-q")
+
+    def reload(self) -> None:
+        """Write the configuration for the current routes, check it, and have the running nginx
+        load it (`nginx -s reload`): no restart; requests in flight finish on the old routes."""
+        self.write_config()
+        self.check()
+        self._run("-s", "reload")
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([*self._nginx(), *args], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"nginx {' '.join(args)}: {done.stderr.strip()}")
+
+    def _nginx(self) -> list[str]:
+        binary = nginx_binary()
+        if binary is None:
+            raise RuntimeError("nginx is not installed: scripts/split-local nginx (apt-get install nginx)")
+        return [binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", "stderr"]
