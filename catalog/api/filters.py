@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from catalog.models import Product
+from shop.inputs import MoneyFilter
 
 _BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
@@ -38,12 +39,8 @@ class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=100, help_text="Part of the name or SKU (case-insensitive)."
     )
-    min_price = django_filters.NumberFilter(
-        field_name="price", lookup_expr="gte", min_value=0, help_text="Lowest price, inclusive."
-    )
-    max_price = django_filters.NumberFilter(
-        field_name="price", lookup_expr="lte", min_value=0, help_text="Highest price, inclusive."
-    )
+    min_price = MoneyFilter(field_name="price", lookup_expr="gte", help_text="Lowest price, inclusive.")
+    max_price = MoneyFilter(field_name="price", lookup_expr="lte", help_text="Highest price, inclusive.")
     in_stock = django_filters.TypedChoiceFilter(
         choices=_BOOLEAN_CHOICES,
         coerce=_is_true,

@@ -9,6 +9,13 @@ from rest_framework.validators import UniqueValidator
 
 from catalog.models import MAX_PRICE, MAX_STOCK, NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
 from catalog.services import CURRENCY_RE, SKU_RE
+from shop.inputs import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictRegexField,
+)
 
 
 @extend_schema_field(
@@ -20,7 +27,7 @@ from catalog.services import CURRENCY_RE, SKU_RE
         "description": f"Amount with at most two decimals, 0 to {MAX_PRICE}; returned with exactly two.",
     }
 )
-class MoneyField(serializers.DecimalField):
+class MoneyField(StrictDecimalField):
     """A non-negative amount of money; the auto-schema would allow a sign and any scale."""
 
     def __init__(self, **kwargs):
@@ -28,7 +35,7 @@ class MoneyField(serializers.DecimalField):
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    sku = serializers.RegexField(
+    sku = StrictRegexField(
         rf"^{SKU_RE.pattern}\Z",
         max_length=SKU_MAX_LENGTH,
         error_messages={
@@ -38,17 +45,17 @@ class ProductSerializer(serializers.ModelSerializer):
             UniqueValidator(queryset=Product.objects.all(), message="A product with this SKU already exists.")
         ],
     )
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+    description = StrictCharField(max_length=5000, allow_blank=True, required=False)
     # Money is a string with two decimals on the wire, never a float.
     price = MoneyField()
-    currency = serializers.RegexField(
+    currency = StrictRegexField(
         rf"^{CURRENCY_RE.pattern}\Z",
         required=False,
         error_messages={"invalid": "Use a 3-letter ISO 4217 code in capitals, e.g. EUR."},
     )
-    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
-    active = serializers.BooleanField(required=False)
+    stock = StrictIntegerField(min_value=0, max_value=MAX_STOCK, required=False)
+    active = StrictBooleanField(required=False)
 
     class Meta:
         model = Product

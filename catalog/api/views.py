@@ -15,6 +15,7 @@ from catalog import selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import ProductSerializer
 from shop.api import IsStaff
+from shop.inputs import ID_PATH_PATTERN
 
 # The auto-schema renders django-filter's typed choices as "boolean with a string enum" and the
 # price bounds without their minimum; say what is accepted.
@@ -66,7 +67,7 @@ def _is_staff(request) -> bool:
 class ProductViewSet(viewsets.ModelViewSet):
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH_PATTERN
 
     def get_permissions(self):
         # Reading is public; the token is still parsed, so staff browsing see inactive products.

@@ -10,9 +10,12 @@ from delivery import selectors, services
 from delivery.api.serializers import AdvanceSerializer, ShipmentDetailSerializer, ShipmentSerializer
 from delivery.models import Shipment
 from shop.api import Conflict, IsStaff
+from shop.inputs import ID_PATH_PATTERN, IdFilter
 
 
 class ShipmentFilter(filters.FilterSet):
+    order_id = IdFilter(help_text="Only the shipment of this order.")
+
     class Meta:
         model = Shipment
         fields = ["status", "order_id"]
@@ -22,7 +25,7 @@ class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
     """Shipments: customers see their own, staff see all and may advance them by hand."""
 
     filterset_class = ShipmentFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH_PATTERN
 
     def get_queryset(self):
         user = self.request.user

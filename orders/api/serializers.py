@@ -10,31 +10,11 @@ from rest_framework import serializers
 
 from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, Order, OrderLine
 from orders.readmodels import OrderSummary
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer that is a JSON number without a fraction: DRF's IntegerField would accept
-    "3", 3.0 and "3.0"; a quantity or an id sent as anything else is a client bug, so say so."""
-
-    default_error_messages = {"invalid": "A whole number is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    """Text that was sent as a JSON string (DRF's CharField would turn 12 or true into text)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+from shop.inputs import IdField, QueryIdField, StrictCharField, StrictIntegerField
 
 
 class OrderLineInputSerializer(serializers.Serializer):
-    product_id = StrictIntegerField(min_value=1)
+    product_id = IdField()
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
@@ -135,7 +115,7 @@ class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
     placed_after = serializers.DateTimeField(required=False)
     placed_before = serializers.DateTimeField(required=False)
-    product = serializers.IntegerField(min_value=1, required=False)
+    product = QueryIdField(required=False)
 
     def validate(self, attrs):
         after, before = attrs.get("placed_after"), attrs.get("placed_before")

@@ -1,0 +1,67 @@
+"""The API's JSON parser: DRF's, bounded so that no body can fail anywhere but in the parser.
+
+The standard library's decoder recurses once per nesting level, so a body of a few thousand
+brackets is a RecursionError (a 500) instead of a parse error; it also turns `1e999` into an
+infinite float that no number field expects. Here every body is checked before it is decoded:
+nested deeper than MAX_JSON_DEPTH, not UTF-8, or holding a number out of range, it is a 400 that
+says why. No endpoint takes a body more than a few levels deep (an order is three).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from django.conf import settings
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+MAX_JSON_DEPTH = 16
+# A JSON string (escapes included) or a bracket: the only tokens that matter for depth.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in `text` (brackets inside strings do not count).
+    Linear in the length of the text and without recursion; the text need not be valid JSON."""
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        first = match.group()[0]  # '"' for a string
+        if first in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif first in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing with a 400 (ParseError) what the decoder cannot take safely:
+    invalid UTF-8, nesting deeper than MAX_JSON_DEPTH, NaN/Infinity, numbers that overflow a
+    float. (Integers of more than 4300 digits the decoder itself refuses: a 400 too.)"""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = stream.read().decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"JSON parse error - the body is not {encoding}: {exc.reason}.")
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}")

@@ -1,0 +1,64 @@
+"""The API's JSON parser (shop/parsers.py): what a body may be before any view sees it."""
+
+from __future__ import annotations
+
+import pytest
+
+from shop.parsers import MAX_JSON_DEPTH, json_depth
+
+URL = "/api/catalog/products/"
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("1", 0),
+        ("{}", 1),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('{"a": "[[[[{{{{"}', 1),  # brackets inside strings do not nest
+        ('["\\"[[[", ["x"]]', 2),  # nor after an escaped quote
+        (_nested(30_000), 30_000),
+    ],
+)
+def test_json_depth_counts_nesting_outside_strings(text, depth):
+    assert json_depth(text) == depth
+
+
+def _post(api, body: bytes):
+    return api.generic("POST", URL, body, content_type="application/json")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_body_nested_to_the_limit_is_parsed_and_one_level_more_is_a_400(staff_api):
+    at_limit = _post(staff_api, b'{"sku": ' + _nested(MAX_JSON_DEPTH - 1).encode() + b"}")
+    past_limit = _post(staff_api, b'{"sku": ' + _nested(MAX_JSON_DEPTH).encode() + b"}")
+
+    assert at_limit.status_code == 400
+    assert "sku" in at_limit.content.decode()  # parsed: the field is what is wrong
+    assert past_limit.status_code == 400
+    assert f"nested deeper than {MAX_JSON_DEPTH} levels" in past_limit.content.decode()
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (_nested(60_000 // 2).encode(), "nested deeper"),
+        (b'{"price": NaN}', "NaN is not valid JSON"),
+        (b'{"price": Infinity}', "Infinity is not valid JSON"),
+        (b'{"price": -Infinity}', "-Infinity is not valid JSON"),
+        (b'{"price": 1e999}', "number out of range"),
+        (b'{"stock": ' + b"9" * 5000 + b"}", "JSON parse error"),
+        (b'{"name": "\xff"}', "not utf-8"),
+        (b'{"name": ', "JSON parse error"),
+    ],
+)
+def test_a_body_the_decoder_cannot_take_safely_is_a_400_that_says_why(staff_api, body, says):
+    response = _post(staff_api, body)
+
+    assert response.status_code == 400
+    assert says in response.content.decode()
