@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.db import models
 from rest_framework import serializers
 
 # The largest value of a signed 64-bit integer: Postgres bigint, SQLite INTEGER.
@@ -67,6 +68,10 @@ class StrictDecimalField(_JsonString, serializers.DecimalField):
     default_error_messages = {"invalid": 'A decimal number in a string is required, e.g. "14.00".'}
 
 
+class StrictEmailField(_JsonString, serializers.EmailField):
+    """An email address sent as a JSON string."""
+
+
 class StrictBooleanField(serializers.BooleanField):
     """true or false, as JSON booleans (DRF's BooleanField also takes "yes", "on", 1...)."""
 
@@ -74,6 +79,24 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose generated fields take only their own JSON type (see above)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+        models.DecimalField: StrictDecimalField,
+        **{
+            integer: StrictIntegerField
+            for integer, drf_field in serializers.ModelSerializer.serializer_field_mapping.items()
+            if drf_field is serializers.IntegerField
+        },
+    }
 
 
 class IdField(StrictIntegerField):

@@ -4,7 +4,6 @@ same rules (catalog/services.py), so a write that skips the API cannot break the
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from catalog.models import MAX_PRICE, MAX_STOCK, NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
@@ -14,6 +13,7 @@ from shop.inputs import (
     StrictCharField,
     StrictDecimalField,
     StrictIntegerField,
+    StrictModelSerializer,
     StrictRegexField,
 )
 
@@ -34,7 +34,7 @@ class MoneyField(StrictDecimalField):
         super().__init__(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE, **kwargs)
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(StrictModelSerializer):
     sku = StrictRegexField(
         rf"^{SKU_RE.pattern}\Z",
         max_length=SKU_MAX_LENGTH,

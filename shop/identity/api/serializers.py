@@ -3,14 +3,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer as BaseTokenSerializer
 
+from shop.inputs import StrictCharField, StrictEmailField, StrictModelSerializer
+
 User = get_user_model()
 
 
-class RegisterSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(
+class RegisterSerializer(StrictModelSerializer):
+    # Strict: each field takes only a JSON string (DRF would register the username 12 as "12").
+    password = StrictCharField(
         write_only=True, min_length=8, max_length=128, style={"input_type": "password"}
     )
-    email = serializers.EmailField(max_length=254)
+    email = StrictEmailField(max_length=254)
 
     class Meta:
         model = User
