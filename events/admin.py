@@ -1,7 +1,10 @@
 """Outbox, inbox and dead letters of every database, side by side in one admin.
 
 These models live in every app database, so each changelist has a "database" filter and every
-query is sent explicitly to the chosen alias. Dead letters can be replayed from here.
+query is sent explicitly to the chosen alias. Newest first. Nothing here can be added, edited or
+deleted: the outbox is the event log (the monolith rebuilds its read side from it), the inbox is
+what keeps a redelivered event from applying twice, and a dead letter is an event not applied
+yet. Dead letters can be replayed from here (through the inbox: at most once).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.utils.text import Truncator
 
 from events.consumer import replay
 from events.models import DeadLetter, InboxEntry, OutboxEvent
@@ -57,27 +62,53 @@ class PerDatabaseAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # Django wraps a POST to these views in a transaction on the model's database, which these
+    # models do not have (the router refuses to guess): refuse before it asks.
+    def changeform_view(self, request, *args, **kwargs):
+        _refuse_writes(request)
+        return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        _refuse_writes(request)
+        return super().delete_view(request, *args, **kwargs)
+
+
+def _refuse_writes(request) -> None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise PermissionDenied
+
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(PerDatabaseAdmin):
-    list_display = ["id", "type", "key", "topic", "created_at", "published_at"]
+    list_display = ["id", "type", "key", "created_at", "published_at"]
     list_filter = [DatabaseFilter, ("published_at", admin.EmptyFieldListFilter), "type"]
     search_fields = ["key", "type", "event_id"]
+    ordering = ["-id"]
 
 
 @admin.register(InboxEntry)
 class InboxEntryAdmin(PerDatabaseAdmin):
-    list_display = ["id", "type", "handler", "event_id", "processed_at"]
+    list_display = ["id", "type", "handler", "processed_at"]
     list_filter = [DatabaseFilter, "handler"]
     search_fields = ["event_id", "handler"]
+    ordering = ["-id"]
 
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(PerDatabaseAdmin):
-    list_display = ["id", "type", "handler", "status", "attempts", "parked_at", "replayed_at"]
+    list_display = ["id", "type", "handler", "status", "attempts", "short_error", "parked_at", "replayed_at"]
     list_filter = [DatabaseFilter, "status", "handler"]
     search_fields = ["event_id", "handler", "error"]
+    ordering = ["-id"]
     actions = ["replay_selected"]
+
+    @admin.display(description="error")
+    def short_error(self, dead_letter: DeadLetter) -> str:
+        last_line = dead_letter.error.strip().splitlines()[-1:] or [""]
+        return Truncator(last_line[0]).chars(80)
 
     @admin.action(description="Replay selected dead letters (applies each at most once)")
     def replay_selected(self, request, queryset):
