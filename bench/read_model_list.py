@@ -4,7 +4,7 @@
     .venv/bin/python bench/read_model_list.py [--sizes 1000,100000] [--requests 300]
 
 A benchmark, not a test: it asserts nothing about timing, it prints figures. The claim it checks
-(orders/readmodels.py, orders/api/views.NewestFirst): every list query is "generation = active
+(orders/read/models.py, orders/api/views.NewestFirst): every list query is "generation = active
 [AND one filter] ORDER BY placed_at DESC, order_id DESC LIMIT page+1", served by an index without
 a sort, COUNT or OFFSET, so a page costs the same with 1k or 100k orders: p95(large)/p95(small) ≈ 1.
 
@@ -204,7 +204,7 @@ def status_for_age(age: timedelta, rng: random.Random) -> str:
     return rng.choices(statuses, weights)[0]
 
 
-# The facts of each outcome, in saga order (orders/projections.py FACTS); 3-8 entries except a
+# The facts of each outcome, in saga order (orders/read/projection.py FACTS); 3-8 entries except a
 # PENDING order, which has only seen the first one or two.
 FACT_PATHS = {
     "PENDING": [["placed"], ["placed", "stock_reserved"]],
@@ -399,8 +399,8 @@ def build_database(name: str, n: int, catalog: Catalog, seed: int) -> dict:
     from django.core.management import call_command
     from django.db import connections
 
-    from orders.projections import projection_state
-    from orders.readmodels import OrderSummary, OrderSummaryProduct, ProjectionState
+    from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
+    from orders.read.projection import projection_state
 
     switch_database(name)
     started = time.perf_counter()
@@ -551,7 +551,7 @@ def expected_ids(shape: Shape, customer_id: int, page_size: int) -> list[int]:
     check that the figures are of correct answers."""
     from django.db import connections
 
-    from orders.readmodels import OrderSummary, OrderSummaryProduct
+    from orders.read.models import OrderSummary, OrderSummaryProduct
 
     where, params = ["generation = 1", "customer_id IS NOT NULL"], []
     if shape.who == "customer":

@@ -7,7 +7,6 @@ from django.contrib import admin, messages
 
 from orders import services
 from orders.models import Order, OrderLine, ProductSnapshot
-from orders.readmodels import OrderSummary, ProjectionState
 from shop.admin import ReadOnlyAdminMixin
 
 
@@ -50,26 +49,3 @@ class ProductSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["order", "product_id", "sku", "name", "unit_price", "quantity"]
     search_fields = ["=order__id", "=product_id", "sku"]
-
-
-# --- the read side (orders_read): built by the projection only -----------------------------------
-
-
-@admin.register(OrderSummary)
-class OrderSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "order_id",
-        "generation",
-        "customer_id",
-        "status",
-        "shipment_status",
-        "total",
-        "placed_at",
-    ]
-    list_filter = ["generation", "status", "shipment_status"]
-    search_fields = ["=order_id", "=customer_id", "tracking_code"]
-
-
-@admin.register(ProjectionState)
-class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "active_generation", "building_generation", "events_applied", "last_event_time"]

@@ -11,6 +11,5 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Register this app's event handlers: the saga's and the read side's projections (a
-        # consumer process may never import the views that happen to import projections).
-        from orders import handlers, projections  # noqa: F401
+        # Register this app's event handlers (a consumer process never imports the views).
+        from orders import handlers  # noqa: F401

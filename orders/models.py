@@ -114,7 +114,3 @@ class ProductSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.price} {self.currency}"
-
-
-# The read side's models live in orders_read; imported here so Django registers them with the app.
-from orders.readmodels import OrderSummary, OrderSummaryProduct, ProjectionState  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """The database router that keeps every app inside its own database.
 
-- Each app's models are read from and written to the alias `shop.topology` gives it.
+- Each app's models are read from and written to the alias `shop.topology` gives the app.
 - Migrations of an app run only on its alias; the `events` app (outbox, inbox, dead letters) is
   migrated into every alias, because an event must commit with the change that caused it.
 - Relations between objects of different aliases are refused.
@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from shop.topology import ALIAS_FOR_APP, ALIAS_FOR_MODEL, ALL_ALIASES
+from shop.topology import ALIAS_FOR_APP, ALL_ALIASES
 
 EVERYWHERE = "events"
 
@@ -19,11 +19,11 @@ class CrossDatabaseAccess(RuntimeError):
     """A query was about to hit a database its model does not live in."""
 
 
-def alias_for(app_label: str, model_name: str) -> str | None:
-    """The one database a model lives in (None for the events models, which live in all)."""
+def alias_for(app_label: str) -> str | None:
+    """The one database an app's models live in (None for the events models, which live in all)."""
     if app_label == EVERYWHERE:
         return None
-    alias = ALIAS_FOR_MODEL.get(f"{app_label}.{model_name}") or ALIAS_FOR_APP.get(app_label)
+    alias = ALIAS_FOR_APP.get(app_label)
     if alias is None:
         raise CrossDatabaseAccess(f"app {app_label!r} has no database alias; add it to shop/topology.py")
     return alias
@@ -31,7 +31,7 @@ def alias_for(app_label: str, model_name: str) -> str | None:
 
 class AppDatabaseRouter:
     def _alias(self, model, hints) -> str:
-        alias = alias_for(model._meta.app_label, model._meta.model_name)
+        alias = alias_for(model._meta.app_label)
         if alias is not None:
             return alias
         instance = hints.get("instance")
@@ -54,8 +54,4 @@ class AppDatabaseRouter:
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         if app_label == EVERYWHERE:
             return db in ALL_ALIASES
-        if app_label not in ALIAS_FOR_APP:
-            return False
-        if model_name is None:  # RunPython/RunSQL: the app's write database
-            return db == ALIAS_FOR_APP[app_label]
-        return db == alias_for(app_label, model_name)
+        return db == ALIAS_FOR_APP.get(app_label)

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "shop.identity",
     "catalog",
     "orders",
+    "orders.read",  # label orders_read: the orders read side (CQRS)
     "delivery",
 ]
 

@@ -14,39 +14,37 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Service:
     name: str
-    apps: tuple[str, ...]  # app labels whose models and handlers belong to this service
-    aliases: tuple[str, ...]  # database aliases the service owns (first = its write database)
+    apps: dict[str, str]  # app label -> the database alias its models live in (and its handlers write)
     url_prefix: str  # what the gateway routes here
     urlconf: str
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """The database aliases the service owns; the first is its write database."""
+        return tuple(dict.fromkeys(self.apps.values()))
 
 
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
         Service(
-            name="shop",
-            apps=("identity", "auth", "contenttypes", "sessions", "admin"),
-            aliases=("default",),
-            url_prefix="/api/auth/",
-            urlconf="shop.identity.api.urls",
+            "shop",
+            dict.fromkeys(("identity", "auth", "contenttypes", "sessions", "admin"), "default"),
+            "/api/auth/",
+            "shop.identity.api.urls",
         ),
-        Service("catalog", ("catalog",), ("catalog",), "/api/catalog/", "catalog.api.urls"),
-        Service("orders", ("orders",), ("orders", "orders_read"), "/api/orders/", "orders.api.urls"),
-        Service("delivery", ("delivery",), ("delivery",), "/api/delivery/", "delivery.api.urls"),
+        Service("catalog", {"catalog": "catalog"}, "/api/catalog/", "catalog.api.urls"),
+        # The read side (CQRS) is an app of its own with a database of its own.
+        Service(
+            "orders", {"orders": "orders", "orders_read": "orders_read"}, "/api/orders/", "orders.api.urls"
+        ),
+        Service("delivery", {"delivery": "delivery"}, "/api/delivery/", "delivery.api.urls"),
     )
 }
 
 # The app label -> database alias map the router enforces. Apps not listed here have no
 # database of their own; `events` is special: its tables live in every alias.
-ALIAS_FOR_APP: dict[str, str] = {
-    app: service.aliases[0] for service in SERVICES.values() for app in service.apps
-}
-# Models that live apart from their app's write database: the orders read side (CQRS).
-ALIAS_FOR_MODEL: dict[str, str] = {
-    "orders.ordersummary": "orders_read",
-    "orders.ordersummaryproduct": "orders_read",
-    "orders.projectionstate": "orders_read",
-}
+ALIAS_FOR_APP: dict[str, str] = {app: alias for s in SERVICES.values() for app, alias in s.apps.items()}
 ALL_ALIASES: tuple[str, ...] = tuple(a for s in SERVICES.values() for a in s.aliases)
 
 

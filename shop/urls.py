@@ -32,7 +32,7 @@ if "shop" in settings.SHOP_SERVICES:
     # service's admin is users, groups and its own outbox, not another service's tables.
     # (The events models live in every database: alias_for gives None, and they stay.)
     for model in list(admin.site._registry):
-        home = alias_for(model._meta.app_label, model._meta.model_name)
+        home = alias_for(model._meta.app_label)
         if home is not None and home not in settings.SERVED_ALIASES:
             admin.site.unregister(model)
     urlpatterns.append(path("admin/", admin.site.urls))

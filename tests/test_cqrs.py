@@ -6,8 +6,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from orders.projections import projection_state
-from orders.readmodels import SUMMARY_CONTENT, OrderSummary, OrderSummaryProduct
+from orders.read.models import SUMMARY_CONTENT, OrderSummary, OrderSummaryProduct
+from orders.read.projection import projection_state
 from tests.factories import create_product, place_order
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -65,7 +65,7 @@ def test_a_rebuild_from_the_event_log_equals_the_incrementally_built_read_side(
 def test_a_rebuild_left_behind_by_a_crash_must_be_forced(customer_api, drain):
     from django.core.management.base import CommandError
 
-    from orders.readmodels import ProjectionState
+    from orders.read.models import ProjectionState
 
     projection_state()
     ProjectionState.objects.update(building_generation=9)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connections
 
 from shop.routers import CrossDatabaseAccess
-from shop.topology import ALIAS_FOR_APP, ALIAS_FOR_MODEL
+from shop.topology import ALIAS_FOR_APP
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -14,8 +14,7 @@ EVENTS_TABLES = {"events_outboxevent", "events_inboxentry", "events_deadletter"}
 
 
 def home_alias(model) -> str:
-    meta = model._meta
-    return ALIAS_FOR_MODEL.get(f"{meta.app_label}.{meta.model_name}") or ALIAS_FOR_APP[meta.app_label]
+    return ALIAS_FOR_APP[model._meta.app_label]
 
 
 def test_each_apps_tables_exist_only_in_its_own_database():

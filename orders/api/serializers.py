@@ -9,7 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, Order, OrderLine
-from orders.readmodels import OrderSummary
+from orders.read.models import OrderSummary
 from shop.inputs import IdField, QueryIdField, StrictCharField, StrictIntegerField
 
 

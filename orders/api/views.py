@@ -18,7 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import queries, selectors, services
+from orders import selectors, services
 from orders.api.serializers import (
     CancelOrderSerializer,
     OrderListQuerySerializer,
@@ -26,7 +26,8 @@ from orders.api.serializers import (
     OrderSummarySerializer,
     PlaceOrderSerializer,
 )
-from orders.projections import projection_state
+from orders.read import queries
+from orders.read.projection import projection_state
 from shop.api import Conflict, IsStaff
 from shop.inputs import ID_PATH_PATTERN
 from shop.pagination import CursorPages

@@ -9,57 +9,65 @@ class Migration(migrations.Migration):
         ('orders', '0001_initial'),
     ]
 
+    # The read side moved to its own app, orders_read (orders/read/), whose 0001 creates these
+    # tables in their own database. Here they are state only, so that the history of the orders
+    # app stays whole; a database migrated before the move has the tables this migration made
+    # then (in orders_read), and orders_read's 0001 adopts them as they are.
     operations = [
-        migrations.CreateModel(
-            name='ProjectionState',
-            fields=[
-                ('name', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('active_generation', models.PositiveIntegerField(default=1)),
-                ('building_generation', models.PositiveIntegerField(blank=True, null=True)),
-                ('events_applied', models.PositiveBigIntegerField(default=0)),
-                ('last_event_time', models.DateTimeField(blank=True, null=True)),
-                ('last_applied_at', models.DateTimeField(blank=True, null=True)),
-            ],
-        ),
-        migrations.CreateModel(
-            name='OrderSummary',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('generation', models.PositiveIntegerField()),
-                ('order_id', models.PositiveBigIntegerField()),
-                ('customer_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('status', models.CharField(blank=True, default='', max_length=16)),
-                ('status_reason', models.TextField(blank=True, default='')),
-                ('currency', models.CharField(blank=True, default='', max_length=3)),
-                ('total', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('shipping_address', models.TextField(blank=True, default='')),
-                ('lines', models.JSONField(default=list)),
-                ('shipment_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('shipment_status', models.CharField(blank=True, default='', max_length=16)),
-                ('tracking_code', models.CharField(blank=True, default='', max_length=64)),
-                ('facts', models.JSONField(default=dict)),
-                ('timeline', models.JSONField(default=list)),
-                ('placed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-            ],
-            options={
-                'indexes': [models.Index(fields=['generation', '-placed_at', '-order_id'], name='summary_recent'), models.Index(fields=['generation', 'customer_id', '-placed_at', '-order_id'], name='summary_customer'), models.Index(fields=['generation', 'status', '-placed_at', '-order_id'], name='summary_status')],
-                'constraints': [models.UniqueConstraint(fields=('generation', 'order_id'), name='summary_once_per_generation')],
-            },
-        ),
-        migrations.CreateModel(
-            name='OrderSummaryProduct',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('generation', models.PositiveIntegerField()),
-                ('order_id', models.PositiveBigIntegerField()),
-                ('product_id', models.PositiveBigIntegerField()),
-                ('customer_id', models.PositiveBigIntegerField()),
-                ('placed_at', models.DateTimeField()),
-            ],
-            options={
-                'indexes': [models.Index(fields=['generation', 'product_id', '-placed_at', '-order_id'], name='summary_by_product')],
-                'constraints': [models.UniqueConstraint(fields=('generation', 'order_id', 'product_id'), name='summary_product_once')],
-            },
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.CreateModel(
+                    name='ProjectionState',
+                    fields=[
+                        ('name', models.CharField(max_length=64, primary_key=True, serialize=False)),
+                        ('active_generation', models.PositiveIntegerField(default=1)),
+                        ('building_generation', models.PositiveIntegerField(blank=True, null=True)),
+                        ('events_applied', models.PositiveBigIntegerField(default=0)),
+                        ('last_event_time', models.DateTimeField(blank=True, null=True)),
+                        ('last_applied_at', models.DateTimeField(blank=True, null=True)),
+                    ],
+                ),
+                migrations.CreateModel(
+                    name='OrderSummary',
+                    fields=[
+                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                        ('generation', models.PositiveIntegerField()),
+                        ('order_id', models.PositiveBigIntegerField()),
+                        ('customer_id', models.PositiveBigIntegerField(blank=True, null=True)),
+                        ('status', models.CharField(blank=True, default='', max_length=16)),
+                        ('status_reason', models.TextField(blank=True, default='')),
+                        ('currency', models.CharField(blank=True, default='', max_length=3)),
+                        ('total', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
+                        ('shipping_address', models.TextField(blank=True, default='')),
+                        ('lines', models.JSONField(default=list)),
+                        ('shipment_id', models.PositiveBigIntegerField(blank=True, null=True)),
+                        ('shipment_status', models.CharField(blank=True, default='', max_length=16)),
+                        ('tracking_code', models.CharField(blank=True, default='', max_length=64)),
+                        ('facts', models.JSONField(default=dict)),
+                        ('timeline', models.JSONField(default=list)),
+                        ('placed_at', models.DateTimeField(blank=True, null=True)),
+                        ('updated_at', models.DateTimeField(auto_now=True)),
+                    ],
+                    options={
+                        'indexes': [models.Index(fields=['generation', '-placed_at', '-order_id'], name='summary_recent'), models.Index(fields=['generation', 'customer_id', '-placed_at', '-order_id'], name='summary_customer'), models.Index(fields=['generation', 'status', '-placed_at', '-order_id'], name='summary_status')],
+                        'constraints': [models.UniqueConstraint(fields=('generation', 'order_id'), name='summary_once_per_generation')],
+                    },
+                ),
+                migrations.CreateModel(
+                    name='OrderSummaryProduct',
+                    fields=[
+                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                        ('generation', models.PositiveIntegerField()),
+                        ('order_id', models.PositiveBigIntegerField()),
+                        ('product_id', models.PositiveBigIntegerField()),
+                        ('customer_id', models.PositiveBigIntegerField()),
+                        ('placed_at', models.DateTimeField()),
+                    ],
+                    options={
+                        'indexes': [models.Index(fields=['generation', 'product_id', '-placed_at', '-order_id'], name='summary_by_product')],
+                        'constraints': [models.UniqueConstraint(fields=('generation', 'order_id', 'product_id'), name='summary_product_once')],
+                    },
+                ),
+            ]
         ),
     ]

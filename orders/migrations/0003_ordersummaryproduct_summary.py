@@ -10,8 +10,8 @@ class Migration(migrations.Migration):
         ("orders", "0002_projectionstate_ordersummary_ordersummaryproduct"),
     ]
 
-    # The field is state only: SQLite's schema editor would otherwise rebuild the table for a
-    # field that has no column.
+    # State only: the field has no column (and SQLite's schema editor would otherwise rebuild the
+    # table for it); the index is orders_read's since the read side moved there (see 0002).
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
@@ -27,13 +27,13 @@ class Migration(migrations.Migration):
                         to_fields=["generation", "order_id"],
                     ),
                 ),
+                migrations.AddIndex(
+                    model_name="ordersummaryproduct",
+                    index=models.Index(
+                        fields=["generation", "customer_id", "product_id", "-placed_at", "-order_id"],
+                        name="summary_by_customer_product",
+                    ),
+                ),
             ]
-        ),
-        migrations.AddIndex(
-            model_name="ordersummaryproduct",
-            index=models.Index(
-                fields=["generation", "customer_id", "product_id", "-placed_at", "-order_id"],
-                name="summary_by_customer_product",
-            ),
         ),
     ]

@@ -69,7 +69,7 @@ def project_published() -> None:
     from events.consumer import apply
     from events.models import OutboxEvent
 
-    projection = get_handler("orders.project_order_summary")
+    projection = get_handler("orders_read.project_order_summary")
     for envelope in OutboxEvent.objects.using("orders").order_by("id").values_list("envelope", flat=True):
         apply(Event.from_dict(envelope), projection)
 

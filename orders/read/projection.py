@@ -18,9 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from events import Event, handles
-from orders.readmodels import OrderSummary, OrderSummaryProduct, ProjectionState
+from orders.read.apps import ALIAS
+from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
 
-READ_ALIAS = "orders_read"
 PROJECTION = "order_summary"
 
 # event type -> fact it records about the order
@@ -81,9 +81,9 @@ def project(event: Event, generations: Iterable[int]) -> None:
         )
         summary.status = _first_fact(summary.facts, ORDER_STATUS)
         summary.shipment_status = _first_fact(summary.facts, SHIPMENT_STATUS)
-        summary.save(using=READ_ALIAS)
+        summary.save(using=ALIAS)
         if fact == "placed":
-            OrderSummaryProduct.objects.using(READ_ALIAS).bulk_create(
+            OrderSummaryProduct.objects.using(ALIAS).bulk_create(
                 [
                     OrderSummaryProduct(
                         generation=generation,
@@ -98,20 +98,20 @@ def project(event: Event, generations: Iterable[int]) -> None:
             )
 
 
-@handles("shop.orders.order_placed.v1", database=READ_ALIAS)
-@handles("shop.orders.order_confirmed.v1", database=READ_ALIAS)
-@handles("shop.orders.order_rejected.v1", database=READ_ALIAS)
-@handles("shop.orders.order_cancelled.v1", database=READ_ALIAS)
-@handles("shop.orders.order_shipped.v1", database=READ_ALIAS)
-@handles("shop.orders.order_delivered.v1", database=READ_ALIAS)
-@handles("shop.catalog.stock_reserved.v1", database=READ_ALIAS)
-@handles("shop.catalog.stock_rejected.v1", database=READ_ALIAS)
-@handles("shop.catalog.stock_released.v1", database=READ_ALIAS)
-@handles("shop.delivery.shipment_created.v1", database=READ_ALIAS)
-@handles("shop.delivery.shipment_picked_up.v1", database=READ_ALIAS)
-@handles("shop.delivery.shipment_in_transit.v1", database=READ_ALIAS)
-@handles("shop.delivery.shipment_delivered.v1", database=READ_ALIAS)
-@handles("shop.delivery.shipment_cancelled.v1", database=READ_ALIAS)
+@handles("shop.orders.order_placed.v1")
+@handles("shop.orders.order_confirmed.v1")
+@handles("shop.orders.order_rejected.v1")
+@handles("shop.orders.order_cancelled.v1")
+@handles("shop.orders.order_shipped.v1")
+@handles("shop.orders.order_delivered.v1")
+@handles("shop.catalog.stock_reserved.v1")
+@handles("shop.catalog.stock_rejected.v1")
+@handles("shop.catalog.stock_released.v1")
+@handles("shop.delivery.shipment_created.v1")
+@handles("shop.delivery.shipment_picked_up.v1")
+@handles("shop.delivery.shipment_in_transit.v1")
+@handles("shop.delivery.shipment_delivered.v1")
+@handles("shop.delivery.shipment_cancelled.v1")
 def project_order_summary(event: Event) -> None:
     """The live projection: applies each event to the serving generation and, while a rebuild
     runs, to the generation being built, so the rebuilt one misses nothing."""
@@ -123,18 +123,18 @@ def project_order_summary(event: Event) -> None:
     state.events_applied = F("events_applied") + 1
     state.last_event_time = max(filter(None, [state.last_event_time, _parse_time(event.time)]))
     state.last_applied_at = timezone.now()
-    state.save(using=READ_ALIAS, update_fields=["events_applied", "last_event_time", "last_applied_at"])
+    state.save(using=ALIAS, update_fields=["events_applied", "last_event_time", "last_applied_at"])
 
 
 def projection_state(*, for_update: bool = False) -> ProjectionState:
-    states = ProjectionState.objects.using(READ_ALIAS)
+    states = ProjectionState.objects.using(ALIAS)
     if for_update:
         states = states.select_for_update()
     state = states.filter(name=PROJECTION).first()
     if state is None:
         try:
-            with transaction.atomic(using=READ_ALIAS):
-                ProjectionState.objects.using(READ_ALIAS).create(name=PROJECTION)
+            with transaction.atomic(using=ALIAS):
+                ProjectionState.objects.using(ALIAS).create(name=PROJECTION)
         except IntegrityError:
             pass  # created concurrently
         state = states.get(name=PROJECTION)
@@ -142,7 +142,7 @@ def projection_state(*, for_update: bool = False) -> ProjectionState:
 
 
 def _summary_for_update(generation: int, order_id: int) -> OrderSummary:
-    summaries = OrderSummary.objects.using(READ_ALIAS).select_for_update()
+    summaries = OrderSummary.objects.using(ALIAS).select_for_update()
     summary = summaries.filter(generation=generation, order_id=order_id).first()
     if summary is None:
         summary, _ = summaries.get_or_create(generation=generation, order_id=order_id)

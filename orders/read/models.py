@@ -1,6 +1,6 @@
 """The orders read side (CQRS): a denormalized OrderSummary per order, in its own database
-(alias `orders_read`, see shop/topology.py ALIAS_FOR_MODEL), built only from events by
-orders/projections.py and served by orders/queries.py.
+(alias `orders_read`), built only from events by orders/read/projection.py and served by
+orders/read/queries.py.
 
 Every row belongs to a *generation*. Reads use the active one; `rebuild_projections` builds the
 next generation from the event log while the active one keeps serving, then swaps them in one
@@ -10,8 +10,6 @@ transaction. No query here may touch the write database.
 from __future__ import annotations
 
 from django.db import models
-
-from orders.models import MONEY
 
 
 class ProjectionState(models.Model):
@@ -24,6 +22,9 @@ class ProjectionState(models.Model):
     events_applied = models.PositiveBigIntegerField(default=0)
     last_event_time = models.DateTimeField(null=True, blank=True)  # `time` of the newest event applied
     last_applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "orders_projectionstate"  # made when the read side was part of the orders app
 
     def __str__(self) -> str:
         return f"{self.name} (generation {self.active_generation})"
@@ -44,7 +45,7 @@ class OrderSummary(models.Model):
     status = models.CharField(max_length=16, blank=True, default="")
     status_reason = models.TextField(blank=True, default="")
     currency = models.CharField(max_length=3, blank=True, default="")
-    total = models.DecimalField(**MONEY, null=True, blank=True)
+    total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     shipping_address = models.TextField(blank=True, default="")
     lines = models.JSONField(default=list)  # [{product_id, sku, name, unit_price, quantity, line_total}]
     shipment_id = models.PositiveBigIntegerField(null=True, blank=True)
@@ -56,6 +57,7 @@ class OrderSummary(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "orders_ordersummary"
         constraints = [
             models.UniqueConstraint(fields=["generation", "order_id"], name="summary_once_per_generation")
         ]
@@ -102,7 +104,7 @@ class OrderSummaryProduct(models.Model):
     placed_at = models.DateTimeField()
     # The summary this row belongs to: a join on (generation, order_id), with no column and no
     # constraint of its own. "Orders with product X" is read through it in this table's index
-    # order (orders/queries.py), so a page costs the same however many orders have the product.
+    # order (orders/read/queries.py), so a page costs the same however many orders have the product.
     summary = models.ForeignObject(
         OrderSummary,
         on_delete=models.DO_NOTHING,
@@ -113,6 +115,7 @@ class OrderSummaryProduct(models.Model):
     )
 
     class Meta:
+        db_table = "orders_ordersummaryproduct"
         constraints = [
             models.UniqueConstraint(
                 fields=["generation", "order_id", "product_id"], name="summary_product_once"

@@ -13,12 +13,13 @@ from django.conf import settings
 from django.db.models import F, QuerySet
 
 from events.models import InboxEntry
-from orders.projections import READ_ALIAS, projection_state
-from orders.readmodels import OrderSummary
+from orders.read.apps import ALIAS
+from orders.read.models import OrderSummary
+from orders.read.projection import PROJECTION, TOPICS, projection_state
 
-# The inbox name of orders.projections.project_order_summary: its inbox rows say what the read
-# side has applied.
-PROJECTION_HANDLER = "orders.project_order_summary"
+# The inbox name of orders.read.projection.project_order_summary: its inbox rows say what the
+# read side has applied.
+PROJECTION_HANDLER = "orders_read.project_order_summary"
 
 # Newest first. The sort keys are annotations so that a list read through another table's index
 # sorts by that table's copy of placed_at/order_id (see `product` below); the API's cursor
@@ -37,9 +38,7 @@ def list_summaries_for(
 ) -> QuerySet[OrderSummary]:
     """Summaries `user_id` may see, newest first, filtered; each filter is served by an index."""
     generation = projection_state().active_generation
-    summaries = OrderSummary.objects.using(READ_ALIAS).filter(
-        generation=generation, customer_id__isnull=False
-    )
+    summaries = OrderSummary.objects.using(ALIAS).filter(generation=generation, customer_id__isnull=False)
     if not is_staff:
         summaries = summaries.filter(customer_id=user_id)
     if status:
@@ -75,7 +74,7 @@ def wait_for_event(event_id: str, timeout: float | None = None) -> bool:
     or `timeout` passes. True if applied: read-your-writes without client-side polling."""
     timeout = settings.ORDERS_READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
-    entries = InboxEntry.objects.using(READ_ALIAS).filter(handler=PROJECTION_HANDLER)
+    entries = InboxEntry.objects.using(ALIAS).filter(handler=PROJECTION_HANDLER)
     while True:
         if entries.filter(event_id=event_id).exists():
             return True
@@ -88,10 +87,9 @@ def projection_lag() -> dict:
     """The read side's freshness: events not yet applied, their age, and what was applied."""
     from events import metrics
     from events.lag import events_behind
-    from orders.projections import PROJECTION, TOPICS
 
     state = projection_state()
-    behind, age = events_behind(READ_ALIAS, TOPICS)
+    behind, age = events_behind(ALIAS, TOPICS)
     metrics.PROJECTION_LAG_EVENTS.labels(PROJECTION).set(behind)
     metrics.PROJECTION_LAG_SECONDS.labels(PROJECTION).set(age)
     return {

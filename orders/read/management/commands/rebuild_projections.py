@@ -5,8 +5,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from events.log import event_log
-from orders.projections import FACTS, READ_ALIAS, TOPICS, project, projection_state
-from orders.readmodels import OrderSummary, OrderSummaryProduct, ProjectionState
+from orders.read.apps import ALIAS
+from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
+from orders.read.projection import FACTS, TOPICS, project, projection_state
 
 BATCH = 500
 
@@ -31,11 +32,11 @@ class Command(BaseCommand):
             )
         if state.building_generation:
             self._discard(state.building_generation)
-        generations = OrderSummary.objects.using(READ_ALIAS).aggregate(top=Max("generation"))["top"] or 0
+        generations = OrderSummary.objects.using(ALIAS).aggregate(top=Max("generation"))["top"] or 0
         building = max(generations, state.active_generation) + 1
         # From here on the live projection writes to this generation too, so events published
         # after the log's end (below) are not missed.
-        ProjectionState.objects.using(READ_ALIAS).filter(pk=state.pk).update(building_generation=building)
+        ProjectionState.objects.using(ALIAS).filter(pk=state.pk).update(building_generation=building)
         try:
             applied = self._replay(building)
             old = self._swap(building)
@@ -65,25 +66,25 @@ class Command(BaseCommand):
 
     def _apply(self, batch, generation: int) -> int:
         if batch:
-            with transaction.atomic(using=READ_ALIAS):
+            with transaction.atomic(using=ALIAS):
                 for event in batch:
                     project(event, [generation])
         return len(batch)
 
     def _swap(self, building: int) -> int:
-        with transaction.atomic(using=READ_ALIAS):
+        with transaction.atomic(using=ALIAS):
             state = projection_state(for_update=True)
             old = state.active_generation
             state.active_generation, state.building_generation = building, None
-            state.save(using=READ_ALIAS, update_fields=["active_generation", "building_generation"])
+            state.save(using=ALIAS, update_fields=["active_generation", "building_generation"])
         return old
 
     def _discard(self, generation: int) -> None:
-        ProjectionState.objects.using(READ_ALIAS).filter(building_generation=generation).update(
+        ProjectionState.objects.using(ALIAS).filter(building_generation=generation).update(
             building_generation=None
         )
         self._delete_generation(generation)
 
     def _delete_generation(self, generation: int) -> None:
         for model in (OrderSummaryProduct, OrderSummary):
-            model.objects.using(READ_ALIAS).filter(generation=generation).delete()
+            model.objects.using(ALIAS).filter(generation=generation).delete()

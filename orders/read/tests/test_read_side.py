@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from events.consumer import Outcome, apply
 from events.registry import get_handler
-from orders.projections import projection_state
-from orders.readmodels import SUMMARY_CONTENT, OrderSummary
+from orders.read.models import SUMMARY_CONTENT, OrderSummary
+from orders.read.projection import projection_state
 from orders.tests.helpers import API_DBS, event, placed_order, project_published, shipment_event
 
 pytestmark = pytest.mark.django_db(databases=API_DBS)
-PROJECTION = "orders.project_order_summary"
+PROJECTION = "orders_read.project_order_summary"
 
 
 def project(evt):
@@ -213,7 +213,7 @@ def test_a_token_the_read_side_never_sees_answers_stale_after_a_short_wait(custo
 
 
 def test_while_a_rebuild_runs_live_events_reach_both_generations():
-    from orders.readmodels import ProjectionState
+    from orders.read.models import ProjectionState
 
     projection_state()
     ProjectionState.objects.update(building_generation=2)

@@ -1,0 +1,28 @@
+"""The read side in the admin: read only, since the projection is its only writer."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from orders.read.models import OrderSummary, ProjectionState
+from shop.admin import ReadOnlyAdminMixin
+
+
+@admin.register(OrderSummary)
+class OrderSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "order_id",
+        "generation",
+        "customer_id",
+        "status",
+        "shipment_status",
+        "total",
+        "placed_at",
+    ]
+    list_filter = ["generation", "status", "shipment_status"]
+    search_fields = ["=order_id", "=customer_id", "tracking_code"]
+
+
+@admin.register(ProjectionState)
+class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "active_generation", "building_generation", "events_applied", "last_event_time"]
