@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx
+.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test
 # The Postgres URLs of every alias (scripts/postgres-local prints them).
 PG_ENV = eval "$$(scripts/postgres-local env)"
 
@@ -70,3 +70,11 @@ validate-deploy: venv         ## docker/ and k8s/ checked offline: Kubernetes sc
 	$(PY) scripts/validate-deploy
 nginx:                        ## nginx for the split's gateway (apt-get, once)
 	scripts/split-local nginx
+
+# --- shape 3 in containers: docker/compose.yaml (scripts/compose-local) -----------------------------
+compose-up:                   ## build what is missing, docker/.env if none, start, wait until healthy: http://127.0.0.1:8080
+	scripts/compose-local up
+compose-down:                 ## stop and remove the containers; the volumes (data) stay
+	scripts/compose-local down
+compose-reset:                ## stop and remove the containers and the volumes
+	scripts/compose-local reset
