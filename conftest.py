@@ -35,6 +35,14 @@ def pytest_sessionfinish(session, exitstatus):
         print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not allow:\n  " + "\n  ".join(_skipped))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters (the cache) start empty in every test, as in a fresh process."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def drain():
     return _drain
@@ -67,11 +75,11 @@ def staff(django_user_model):
 
 def _client_for(user=None) -> APIClient:
     """An API client authenticated as `user` with a real access token (anonymous if None)."""
-    from shop.identity.api.serializers import TokenObtainPairSerializer
+    from shop.identity.services import access_token_for
 
     client = APIClient()
     if user is not None:
-        token = TokenObtainPairSerializer.get_token(user).access_token
+        token = access_token_for(user)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 

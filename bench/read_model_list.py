@@ -20,7 +20,7 @@ What it does:
    by age, placed_at spread over a year, lines with names/sku, timelines of the saga's facts —
    then VACUUM ANALYZE;
 3. times GET /api/orders/ through the real stack in-process (DRF APIClient, RS256 bearer tokens
-   made by shop.identity's TokenObtainPairSerializer, JWTStatelessUserAuthentication, the view,
+   made by shop.identity's access_token_for, JWTStatelessUserAuthentication, the view,
    NewestFirst cursor pagination, the serializer, JSON rendering) for several query shapes
    (each page's order ids first checked against a plain SQL query), and separately the list
    query's SQL alone (captured with CaptureQueriesContext, replayed on the same connection);
@@ -528,7 +528,7 @@ def make_clients(catalog: Catalog) -> dict:
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
-    from shop.identity.api.serializers import TokenObtainPairSerializer
+    from shop.identity.services import access_token_for
 
     User = get_user_model()
     users = {
@@ -540,7 +540,7 @@ def make_clients(catalog: Catalog) -> dict:
     clients = {}
     for role, user in users.items():
         client = APIClient()
-        token = TokenObtainPairSerializer.get_token(user).access_token
+        token = access_token_for(user)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         clients[role] = client
     return clients

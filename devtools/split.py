@@ -112,6 +112,7 @@ class SplitTopology:
             # Only identity can sign; the others verify with the public key.
             "JWT_PRIVATE_KEY": self.secrets["JWT_PRIVATE_KEY"] if service == "shop" else "",
             "DELIVERY_STEP_SECONDS": "2",
+            "SHOP_TRUSTED_PROXIES": "1",  # behind the gateway: throttles count the client's address
             **self.cluster.celery_env(),
         }
         env.update(self.settings)

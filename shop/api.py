@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
+from rest_framework.utils.field_mapping import get_unique_error_message
+from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from shop import errors
+from shop import errors, integrity
 
 
 class Conflict(exceptions.APIException):
@@ -35,6 +39,8 @@ def exception_handler(exc, context):
     then reaches ApiErrorMiddleware and becomes a logged JSON 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, IntegrityError):
+        exc = integrity_error(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -44,6 +50,44 @@ def exception_handler(exc, context):
         return None
     response.data = _shape(exc, context["request"])
     return response
+
+
+def integrity_error(exc: IntegrityError) -> exceptions.APIException:
+    """A constraint the database refused, as the API error a check before the write would have
+    given. Services check first and say it better; this is the net under every race they lose
+    (two requests pass the check, one INSERT wins): a unique violation on known fields is the
+    400 a sequential duplicate gets ("<model> with this <field> already exists."), anything else
+    a 409 — never a 500."""
+    violation = integrity.describe(exc)
+    if violation.kind == "unique":
+        found = _unique_fields(violation)
+        if found is not None:
+            model, fields = found
+            # The messages DRF's own validators give a sequential duplicate.
+            if len(fields) == 1:
+                key = fields[0]
+                message = get_unique_error_message(model._meta.get_field(key)) or UniqueValidator.message
+            else:
+                key = api_settings.NON_FIELD_ERRORS_KEY
+                message = UniqueTogetherValidator.message.format(field_names=", ".join(fields))
+            return exceptions.ValidationError({key: [exceptions.ErrorDetail(str(message), code="unique")]})
+    return Conflict("The request conflicts with the current state of the data; reload and try again.")
+
+
+def _unique_fields(violation: integrity.Violation):
+    """(model, field names) of the unique constraint a violation names, if a model declares it."""
+    for model in django_apps.get_models():
+        if model._meta.db_table != violation.table and violation.table:
+            continue
+        by_column = {f.column: f.name for f in model._meta.concrete_fields}
+        if violation.table and violation.columns and all(c in by_column for c in violation.columns):
+            return model, [by_column[c] for c in violation.columns]
+        for constraint in model._meta.constraints:
+            if getattr(constraint, "name", None) == violation.constraint and getattr(
+                constraint, "fields", ()
+            ):
+                return model, list(constraint.fields)
+    return None
 
 
 def _shape(exc: exceptions.APIException, request) -> dict[str, Any]:

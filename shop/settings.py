@@ -9,6 +9,7 @@ the process refuses to start with DEBUG on or with a secret missing.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -103,6 +104,9 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     *(["django.contrib.sessions", "django.contrib.messages"] if SERVES_IDENTITY else []),
+    # Used refresh tokens and logouts: state only the identity service keeps and reads; the
+    # other services verify access tokens statelessly and never see it.
+    *(["rest_framework_simplejwt.token_blacklist"] if SERVES_IDENTITY else []),
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
@@ -153,6 +157,9 @@ TEMPLATES = [
         },
     }
 ]
+# Usernames are case-insensitive (log in as "Alice" or "alice"); the database keeps them unique
+# that way (shop/identity/migrations).
+AUTHENTICATION_BACKENDS = ["shop.identity.backends.CaseInsensitiveModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -196,7 +203,39 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shop.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # How many proxies in front of this process append to X-Forwarded-For (the gateway: 1).
+    # The client address throttles count is the one the outermost trusted proxy saw; with 0,
+    # REMOTE_ADDR. Never None: DRF would then trust the whole header, which a client writes.
+    "NUM_PROXIES": env.int("SHOP_TRUSTED_PROXIES", default=0),
 }
+# Rate limits of the identity endpoints (shop/identity/throttles.py): per client IP and per
+# account. "N/s|min|hour|day", or "off". Override any with, e.g.,
+# SHOP_THROTTLE_RATES="auth.token.ip=60/min,auth.register.ip=off".
+_THROTTLE_DEFAULTS = {
+    "auth.token.ip": "30/min",
+    "auth.token.username": "10/min",
+    "auth.refresh.ip": "60/min",
+    "auth.refresh.user": "10/min",
+    "auth.register.ip": "20/hour",
+    "auth.register.username": "5/hour",
+    "auth.logout.ip": "30/min",
+}
+
+
+def _throttle_rates() -> dict[str, str | None]:
+    rates = {**_THROTTLE_DEFAULTS, **env.dict("SHOP_THROTTLE_RATES", default={})}
+    unknown = sorted(rates.keys() - _THROTTLE_DEFAULTS.keys())
+    if unknown:
+        raise ImproperlyConfigured(f"SHOP_THROTTLE_RATES names unknown scopes {unknown}")
+    for scope, rate in rates.items():
+        if rate != "off" and not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", rate):
+            raise ImproperlyConfigured(
+                f"SHOP_THROTTLE_RATES: {scope}={rate!r} is not N/s|min|hour|day or off"
+            )
+    return {scope: None if rate == "off" else rate for scope, rate in rates.items()}
+
+
+SHOP_THROTTLE_RATES = _throttle_rates()
 SPECTACULAR_SETTINGS = {
     "TITLE": "shop API",
     "DESCRIPTION": "catalog → orders → delivery; the same API in every deployment shape.",
@@ -235,6 +274,11 @@ SIMPLE_JWT = {
     "ISSUER": "shop",
     "AUDIENCE": "shop",
     "TOKEN_OBTAIN_SERIALIZER": "shop.identity.api.serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "shop.identity.api.serializers.TokenRefreshSerializer",
+    # A refresh token is good for one refresh: it is blacklisted as the new pair is issued
+    # (shop/identity/services.py rotate_refresh_token), and logout blacklists it too.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # --- events -------------------------------------------------------------------------------------
@@ -281,6 +325,36 @@ CELERY_BEAT_SCHEDULE = {
 if "orders" not in SHOP_SERVICES:
     # A service's beat schedules only its own tasks; pruning covers the databases it serves.
     del CELERY_BEAT_SCHEDULE["expire-pending-orders"]
+if SERVES_IDENTITY:
+    CELERY_BEAT_SCHEDULE["flush-expired-tokens"] = {
+        "task": "shop.identity.tasks.flush_expired_tokens",
+        "schedule": 86400.0,
+    }
+# --- cache --------------------------------------------------------------------------------------
+# The cache holds the throttle counters, which must be shared by every process that serves the
+# identity endpoints — or N replicas allow N times the rate, and a restart forgets the count.
+# Redis wherever more than one process serves: CACHE_URL, by default the Redis that already is
+# the Celery broker (shapes 2 and 3), with short timeouts (a Redis outage is logged and lets
+# requests through; it does not hang logins). Without Redis — the monolith, one web process —
+# the process's memory is exact. (The database cache would be shared too, but its increments
+# read then write, so parallel guesses could slip past a limit; Redis's INCR cannot.)
+_REDIS = ("redis://", "rediss://")
+CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(_REDIS) else "")
+if CACHE_URL.startswith(_REDIS):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # Deployments (and test clusters) sharing a Redis keep their counters apart.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=env.str("CELERY_QUEUE", default="shop")),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://... or locmem://, not {CACHE_URL!r}")
+
 # How long each shipment step takes before the next (seconds); short in dev for a quick demo.
 DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
 ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)

@@ -29,7 +29,10 @@ SERVICES: dict[str, Service] = {
     for s in (
         Service(
             "shop",
-            dict.fromkeys(("identity", "auth", "contenttypes", "sessions", "admin"), "default"),
+            # token_blacklist: simplejwt's outstanding and used refresh tokens (rotation, logout).
+            dict.fromkeys(
+                ("identity", "auth", "contenttypes", "sessions", "admin", "token_blacklist"), "default"
+            ),
             "/api/auth/",
             "shop.identity.api.urls",
         ),

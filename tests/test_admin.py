@@ -26,13 +26,19 @@ EVERY_DATABASE = {OutboxEvent, InboxEntry, DeadLetter}
 
 
 @pytest.fixture
-def shop_with_history(staff_api, customer_api, drain):
-    """A product, an order through the whole saga (delivered), a parked dead letter, a group."""
+def shop_with_history(staff_api, customer_api, anon_api, customer, drain):
+    """A product, an order through the whole saga (delivered), a parked dead letter, a group,
+    a session logged out (an outstanding and a blacklisted refresh token)."""
     from django.contrib.auth.models import Group
 
     from delivery import services as delivery
 
     Group.objects.create(name="support")
+    login = {"username": customer.username, "password": "correct-horse-battery"}
+    tokens = anon_api.post("/api/auth/token/", login, format="json").json()
+    assert (
+        anon_api.post("/api/auth/logout/", {"refresh": tokens["refresh"]}, format="json").status_code == 204
+    )
 
     product = create_product(staff_api, sku="ADMIN-1", stock=5)
     drain()

@@ -64,6 +64,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("POST", "/api/auth/token/refresh/"): Op("anon", lambda w: {"refresh": w["refresh"]}, UNAUTHORIZED),
     ("POST", "/api/auth/token/verify/"): Op("anon", lambda w: {"token": w["refresh"]}, UNAUTHORIZED),
+    ("POST", "/api/auth/logout/"): Op("anon", lambda w: {"refresh": w["refresh"]}, UNAUTHORIZED),
     ("GET", "/api/catalog/products/"): Op("staff"),
     ("POST", "/api/catalog/products/"): Op("staff", _product),
     ("GET", "/api/catalog/products/{id}/"): Op("staff"),
@@ -88,12 +89,19 @@ class Raw(str):
     """JSON text put into a body as it is (a number no Python value dumps to, e.g. 1e999)."""
 
 
+@pytest.fixture(autouse=True)
+def _no_throttling(settings):
+    """The sweep sends hundreds of requests from one address to the identity endpoints; their
+    rate limits are tested in shop/tests/test_throttling.py."""
+    settings.SHOP_THROTTLE_RATES = dict.fromkeys(settings.SHOP_THROTTLE_RATES)
+
+
 # --- the world: one of everything, so that every path id names something that exists -----------
 
 
 @pytest.fixture
 def world(staff, customer, staff_api, client_for, drain):
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from shop.identity.services import issue_tokens
 
     product = create_product(staff_api, sku="WORLD-1", stock=50)
     drain()
@@ -107,7 +115,7 @@ def world(staff, customer, staff_api, client_for, drain):
         "product": product,
         "order": order["id"],
         "shipment": shipments[0]["id"],
-        "refresh": str(RefreshToken.for_user(customer)),
+        "refresh": str(issue_tokens(customer)),
         "clients": {"anon": client_for(None), "customer": client_for(customer), "staff": client_for(staff)},
     }
 

@@ -4,7 +4,6 @@ same rules (catalog/services.py), so a write that skips the API cannot break the
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework.validators import UniqueValidator
 
 from catalog.models import MAX_PRICE, MAX_STOCK, NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
 from catalog.services import CURRENCY_RE, SKU_RE
@@ -41,9 +40,9 @@ class ProductSerializer(StrictModelSerializer):
         error_messages={
             "invalid": "Use only letters, digits, '.', '_' and '-', starting with a letter or digit."
         },
-        validators=[
-            UniqueValidator(queryset=Product.objects.all(), message="A product with this SKU already exists.")
-        ],
+        # No UniqueValidator: the service refuses a taken SKU (DuplicateSku), also when two
+        # requests race for it, so both paths give the same 400.
+        validators=[],
     )
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     description = StrictCharField(max_length=5000, allow_blank=True, required=False)

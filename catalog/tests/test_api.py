@@ -231,7 +231,7 @@ def test_invalid_product_is_400_with_the_field_and_writes_nothing(staff_api, she
 def test_a_taken_sku_gets_a_clear_message(staff_api, shelf):
     response = staff_api.post(URL, {**NEW, "sku": "MUG-1"}, format="json")
 
-    assert response.json()["errors"]["sku"] == ["A product with this SKU already exists."]
+    assert response.json()["errors"]["sku"] == ["A product with SKU 'MUG-1' already exists."]
 
 
 @pytest.mark.parametrize("missing", ["sku", "name", "price"])

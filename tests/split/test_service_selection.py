@@ -106,10 +106,15 @@ def test_a_service_configures_and_can_open_only_its_own_databases(probes, servic
 
 
 @pytest.mark.parametrize("service", ["catalog", "orders", "delivery"])
-def test_only_the_identity_service_has_sessions_messages_and_the_admin(probes, service):
+def test_only_the_identity_service_has_sessions_messages_the_admin_and_the_token_blacklist(probes, service):
     probe = probes[service]
     assert probe["default_engine"] == "django.db.backends.dummy"
-    for app in ("django.contrib.admin", "django.contrib.sessions", "django.contrib.messages"):
+    for app in (
+        "django.contrib.admin",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "rest_framework_simplejwt.token_blacklist",  # used refresh tokens, logouts: identity's state
+    ):
         assert app not in probe["installed_apps"]
         assert app in probes["shop"]["installed_apps"]
     assert not any("sessions" in m or "AuthenticationMiddleware" in m for m in probe["middleware"])
@@ -182,7 +187,8 @@ def test_celery_tasks_and_schedules_are_per_service(probes):
     queues = {service: probe["celery_queue"] for service, probe in probes.items()}
     assert queues == {s: f"shop.{s}" for s in SERVICES}
     assert probes["orders"]["beat"] == ["expire-pending-orders", "prune-published-outbox"]
-    for service in ("shop", "catalog", "delivery"):
+    assert probes["shop"]["beat"] == ["flush-expired-tokens", "prune-published-outbox"]
+    for service in ("catalog", "delivery"):
         assert probes[service]["beat"] == ["prune-published-outbox"]
 
 

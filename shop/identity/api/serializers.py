@@ -1,8 +1,11 @@
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer as BaseTokenSerializer
 
+from shop.identity import services
 from shop.inputs import StrictCharField, StrictEmailField, StrictModelSerializer
 
 User = get_user_model()
@@ -19,11 +22,18 @@ class RegisterSerializer(StrictModelSerializer):
         model = User
         fields = ["id", "username", "email", "password"]
         read_only_fields = ["id"]
+        # The model's own unique validator compares exactly; uniqueness here ignores case.
+        extra_kwargs = {"username": {"validators": [UnicodeUsernameValidator()]}}
+
+    def validate_username(self, value: str) -> str:
+        if services.username_taken(value):
+            raise serializers.ValidationError(services.USERNAME_TAKEN, code="unique")
+        return services.normalize_username(value)
 
     def validate_email(self, value: str) -> str:
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("An account with this email already exists.")
-        return value.lower()
+        if services.email_taken(value):
+            raise serializers.ValidationError(services.EMAIL_TAKEN, code="unique")
+        return services.normalize_email(value)
 
     def validate(self, attrs):
         candidate = User(username=attrs["username"], email=attrs["email"])
@@ -34,15 +44,53 @@ class RegisterSerializer(StrictModelSerializer):
         return attrs
 
     def create(self, validated_data):
-        return User.objects.create_user(**validated_data)
+        try:
+            return services.register_user(**validated_data)
+        except services.AccountTaken as exc:
+            # Lost a race with an identical sign-up: the same 400 as coming second.
+            raise serializers.ValidationError(
+                {
+                    field: [serializers.ErrorDetail(message, code="unique")]
+                    for field, message in exc.errors.items()
+                }
+            )
 
 
 class TokenObtainPairSerializer(BaseTokenSerializer):
-    """Adds the claims other services authorize with, since they have no user table."""
+    """simplejwt's, issuing tokens with the claims other services authorize with (they have no
+    user table) and a refresh token that can be used once (services.issue_tokens)."""
 
     @classmethod
     def get_token(cls, user):
-        token = super().get_token(user)
-        token["username"] = user.username
-        token["is_staff"] = user.is_staff
-        return token
+        return services.issue_tokens(user)
+
+
+class TokenRefreshSerializer(serializers.Serializer):
+    """A refresh token in, a new pair out — built from the user as they are now, the given
+    token blacklisted (services.rotate_refresh_token)."""
+
+    refresh = serializers.CharField()
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        try:
+            refresh = services.rotate_refresh_token(attrs["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0])
+        except services.RefreshRefused as exc:
+            raise exceptions.AuthenticationFailed(exc.detail, exc.code)
+        return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+    def to_representation(self, instance):
+        return instance
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField(write_only=True)
+
+    def validate(self, attrs):
+        try:
+            services.revoke_refresh_token(attrs["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0])
+        return {}
