@@ -148,7 +148,7 @@ def order_placed_data(order_id: int, rng: random.Random, size: int) -> dict:
     return data
 
 
-def make_rows(n: int, size: int, seed: int = 42) -> list[tuple]:
+def make_rows(n: int, size: int, seed: int = 42, first_order_id: int = 1) -> list[tuple]:
     """(event_id, topic, key, type, envelope_json, created_at) for COPY into the outbox: what
     publish() writes for an order_placed event, minus the business transaction around it."""
     from events import tracing
@@ -160,7 +160,7 @@ def make_rows(n: int, size: int, seed: int = 42) -> list[tuple]:
     now = datetime.now(UTC)
     rows = []
     for i in range(n):
-        order_id = i + 1
+        order_id = first_order_id + i
         data = order_placed_data(order_id, rng, size)
         event = Event(
             type=EVENT_TYPE,

@@ -10,9 +10,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from shop.topology import ALIAS_FOR_APP, ALL_ALIASES
 
 EVERYWHERE = "events"
+
+
+# Connections standing in for an alias: copy_database's target is migrated as if it were the
+# alias it receives (the same tables, the same migrations), while the alias stays the source.
+_stand_ins: dict[str, str] = {}
+
+
+@contextmanager
+def standing_in(db: str, *, for_alias: str) -> Iterator[None]:
+    """While inside, the router treats connection `db` as the database of `for_alias`."""
+    _stand_ins[db] = for_alias
+    try:
+        yield
+    finally:
+        _stand_ins.pop(db, None)
 
 
 class CrossDatabaseAccess(RuntimeError):
@@ -52,6 +70,7 @@ class AppDatabaseRouter:
         return obj1._state.db == obj2._state.db
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
+        db = _stand_ins.get(db, db)
         if app_label == EVERYWHERE:
             return db in ALL_ALIASES
         return db == ALIAS_FOR_APP.get(app_label)

@@ -18,6 +18,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from shop import topology
+from shop.databases import config_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -60,19 +61,7 @@ def _database(alias: str) -> dict:
     url = env.str(f"DATABASE_URL_{alias.upper()}", default="")
     if not url:
         url = f"sqlite:///{DATA_DIR / (alias + '.sqlite3')}"
-    config = environ.Env.db_url_config(url)
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        # WAL lets the relay thread read while a request writes; IMMEDIATE takes the write lock
-        # at BEGIN, so two writers queue instead of deadlocking on a lock upgrade.
-        config["OPTIONS"] = {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    else:
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-        config["CONN_HEALTH_CHECKS"] = True
-        config["OPTIONS"] = {"connect_timeout": 5}
+    config = config_from_url(url, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=60))
     test_name = env.str(f"TEST_DATABASE_NAME_{alias.upper()}", default=None)
     if test_name is None and config["ENGINE"] == "django.db.backends.sqlite3":
         # Files, not shared-cache memory: concurrency tests need SQLite's busy timeout and WAL,
