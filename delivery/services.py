@@ -168,6 +168,30 @@ def cancel_shipment(*, order_id: int) -> Shipment | None:
     return shipment
 
 
+def resume_stalled_shipments(*, older_than) -> list[int]:
+    """Enqueue the next automatic step of every shipment still on its way whose status has not
+    changed since `older_than`: its scheduled step was lost (a monolith's in-memory queue dies
+    with the process; a queue a move renamed has no worker). Safe to run at any time: a step
+    names the status it expects, so one that turns out not to be lost after all, or runs twice,
+    changes nothing. Returns the ids of the shipments resumed."""
+    stalled = list(
+        Shipment.objects.filter(status__in=list(NEXT_STATUS), updated_at__lt=older_than).values_list(
+            "id", "status"
+        )
+    )
+    from delivery.tasks import progress_shipment
+
+    for shipment_id, status in stalled:
+        log.warning(
+            "shipment %s has been %s since before %s: resuming its progression",
+            shipment_id,
+            status,
+            older_than,
+        )
+        progress_shipment.apply_async(args=[shipment_id, status])
+    return [shipment_id for shipment_id, _ in stalled]
+
+
 def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatusChange:
     """The history row of a status the shipment just reached, and the event announcing it."""
     change = ShipmentStatusChange.objects.create(

@@ -9,9 +9,12 @@ cancel or by staff does nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 
 from delivery import services
 
@@ -44,3 +47,11 @@ def progress_shipment(shipment_id: int, expected_status: str) -> str | None:
         log.warning("progress of shipment %s skipped: it does not exist", shipment_id)
         return None
     return shipment.status
+
+
+@shared_task(name="delivery.tasks.resume_stalled_shipments")
+def resume_stalled_shipments() -> int:
+    """Run by Celery beat: restart the progression of shipments that waited for their next step
+    much longer than a step takes (DELIVERY_STALLED_AFTER_SECONDS); returns how many."""
+    older_than = timezone.now() - timedelta(seconds=settings.DELIVERY_STALLED_AFTER_SECONDS)
+    return len(services.resume_stalled_shipments(older_than=older_than))

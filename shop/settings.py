@@ -311,14 +311,27 @@ CELERY_BEAT_SCHEDULE = {
     "expire-pending-orders": {"task": "orders.tasks.expire_pending_orders", "schedule": 60.0},
     "prune-published-outbox": {"task": "events.tasks.prune_published_outbox", "schedule": 3600.0},
 }
-if "orders" not in SHOP_SERVICES:
-    # A service's beat schedules only its own tasks; pruning covers the databases it serves.
-    del CELERY_BEAT_SCHEDULE["expire-pending-orders"]
 if SERVES_IDENTITY:
     CELERY_BEAT_SCHEDULE["flush-expired-tokens"] = {
         "task": "shop.identity.tasks.flush_expired_tokens",
         "schedule": 86400.0,
     }
+# How long each shipment step takes before the next (seconds); short in dev for a quick demo.
+DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
+# A shipment whose next step has not come this long after it was due lost its task (an
+# in-memory queue that died with its process, a queue renamed by a move): beat resumes it.
+DELIVERY_STALLED_AFTER_SECONDS = env.float(
+    "DELIVERY_STALLED_AFTER_SECONDS", default=max(3 * DELIVERY_STEP_SECONDS, 10.0)
+)
+CELERY_BEAT_SCHEDULE["resume-stalled-shipments"] = {
+    "task": "delivery.tasks.resume_stalled_shipments",
+    "schedule": max(DELIVERY_STALLED_AFTER_SECONDS / 3, 5.0),
+}
+# A service's beat schedules only its own tasks; pruning covers the databases it serves.
+if "orders" not in SHOP_SERVICES:
+    del CELERY_BEAT_SCHEDULE["expire-pending-orders"]
+if "delivery" not in SHOP_SERVICES:
+    del CELERY_BEAT_SCHEDULE["resume-stalled-shipments"]
 # --- cache --------------------------------------------------------------------------------------
 # The cache holds the throttle counters, which must be shared by every process that serves the
 # identity endpoints — or N replicas allow N times the rate, and a restart forgets the count.
@@ -344,8 +357,6 @@ elif CACHE_URL in ("", "locmem://"):
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://... or locmem://, not {CACHE_URL!r}")
 
-# How long each shipment step takes before the next (seconds); short in dev for a quick demo.
-DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
 ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)
 # How long a read carrying a consistency token may wait for the read side to catch up.
 ORDERS_READ_YOUR_WRITES_TIMEOUT = env.float("ORDERS_READ_YOUR_WRITES_TIMEOUT", default=3.0)

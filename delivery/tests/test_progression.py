@@ -5,10 +5,12 @@ In tests Celery is eager, so a scheduled step runs as soon as its on_commit call
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 
 from delivery import services, tasks
 from delivery.models import Shipment, ShipmentStatus
@@ -191,3 +193,24 @@ def test_progress_task_succeeds_after_a_transient_database_error(eager_retries, 
     assert result.result == S.PICKED_UP
     assert advance.call_count == 2
     assert [t for t, _ in events_published()] == ["shipment_picked_up"]
+
+
+@pytest.mark.django_db(databases=["delivery"], transaction=True)
+def test_a_shipment_whose_step_was_lost_is_resumed_and_still_moves_each_step_once(events_published):
+    # Its scheduled step died with a worker's in-memory queue: nothing moved it for a long time.
+    stalled = ShipmentFactory(status=S.PICKED_UP)
+    recent = ShipmentFactory(status=S.CREATED)
+    done = ShipmentFactory(status=S.DELIVERED)
+    Shipment.objects.filter(pk__in=[stalled.pk, done.pk]).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert tasks.resume_stalled_shipments() == 1  # eager Celery: it runs to DELIVERED at once
+    stalled.refresh_from_db()
+    assert stalled.status == S.DELIVERED
+    assert Shipment.objects.get(pk=recent.pk).status == S.CREATED  # its step is not late yet
+    assert Shipment.objects.get(pk=done.pk).status == S.DELIVERED
+    # A second sweep, or the lost task turning up after all, changes nothing.
+    assert tasks.resume_stalled_shipments() == 0
+    assert tasks.progress_shipment(stalled.pk, S.PICKED_UP) is None
+    assert history(stalled).count(S.DELIVERED) == 1

@@ -188,7 +188,8 @@ def test_celery_tasks_and_schedules_are_per_service(probes):
     assert queues == {s: f"shop.{s}" for s in SERVICES}
     assert probes["orders"]["beat"] == ["expire-pending-orders", "prune-published-outbox"]
     assert probes["shop"]["beat"] == ["flush-expired-tokens", "prune-published-outbox"]
-    for service in ("catalog", "delivery"):
+    assert probes["delivery"]["beat"] == ["prune-published-outbox", "resume-stalled-shipments"]
+    for service in ("catalog",):
         assert probes[service]["beat"] == ["prune-published-outbox"]
 
 
