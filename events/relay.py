@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -42,23 +42,13 @@ class Relay:
         """Send the oldest unpublished rows (up to batch_size); mark them published once the
         transport acknowledged all of them. Returns how many were sent. If send() raises, no row
         is marked and the same rows are sent again next time."""
-        # The envelope comes apart in the database: each attribute as text, the data as JSON text
-        # that the Kafka transport forwards without decoding and encoding it again.
-        rows = list(
-            OutboxEvent.objects.using(self.alias)
-            .filter(published_at__isnull=True)
-            .order_by("id")
-            .values_list(
-                "id", "topic", "key", KT("envelope__data"), *(KT(f"envelope__{a}") for a in ATTRIBUTES)
-            )[: self.batch_size]
+        rows = outbox_messages(
+            OutboxEvent.objects.using(self.alias).filter(published_at__isnull=True), self.batch_size
         )
         if not rows:
             return 0
         started = time.perf_counter()
-        messages = [
-            Message(topic, key, _present(zip(ATTRIBUTES, attributes, strict=True)), data)
-            for _, topic, key, data, *attributes in rows
-        ]
+        messages = [message for _, message in rows]
         try:
             self.transport.send(messages)
         except Exception:
@@ -90,6 +80,19 @@ class Relay:
             if sent < self.batch_size:
                 break
         return total
+
+
+def outbox_messages(rows: QuerySet[OutboxEvent], limit: int) -> list[tuple[int, Message]]:
+    """(id, message) of the first `limit` of `rows` in id order. The envelope comes apart in the
+    database: each attribute as text, the data as JSON text that the Kafka transport forwards
+    without decoding and encoding it again."""
+    selected = rows.order_by("id").values_list(
+        "id", "topic", "key", KT("envelope__data"), *(KT(f"envelope__{a}") for a in ATTRIBUTES)
+    )[:limit]
+    return [
+        (id_, Message(topic, key, _present(zip(ATTRIBUTES, attributes, strict=True)), data))
+        for id_, topic, key, data, *attributes in selected
+    ]
 
 
 def _present(attributes) -> dict:

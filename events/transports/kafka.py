@@ -296,3 +296,79 @@ def group_lag(alias: str, topics: list[str]) -> tuple[int, float]:
     finally:
         consumer.close()
         admin.close()
+
+
+# --- offsets: what a drain waits for and what the event history sets --------------------------------
+
+
+def end_offsets(topics: list[str]) -> dict:
+    """{TopicPartition: offset the next record will get} of every partition of `topics` (logical
+    names): the end of the log right now."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    servers = settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"]
+    consumer = KafkaConsumer(bootstrap_servers=servers, group_id=None, client_id="shop-offsets")
+    try:
+        partitions = [
+            TopicPartition(kafka_name(t), p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(kafka_name(t)) or ())
+        ]
+        return consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(group: str, partitions: list) -> dict:
+    """{TopicPartition: offset} committed by consumer group `group` (broker name) on each of
+    `partitions`; a partition it never committed is absent."""
+    admin = _offsets_admin()
+    try:
+        offsets = _retrying(lambda: admin.list_group_offsets({group: list(partitions)})).get(group, {})
+    finally:
+        admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset is not None and meta.offset >= 0}
+
+
+def commit_offsets(group: str, offsets: dict) -> None:
+    """Set consumer group `group`'s committed offsets (the group must have no running member).
+    Raises if the broker refused any partition."""
+    from kafka import OffsetAndMetadata
+    from kafka.errors import NoError
+
+    admin = _offsets_admin()
+    try:
+        result = _retrying(
+            lambda: admin.alter_group_offsets(
+                group, {tp: OffsetAndMetadata(offset, "", None) for tp, offset in offsets.items()}
+            )
+        )
+    finally:
+        admin.close()
+    refused = {
+        f"{tp.topic}/{tp.partition}": error.__name__ for tp, error in result.items() if error is not NoError
+    }
+    if refused:
+        raise RuntimeError(f"the broker refused offsets of group {group}: {refused}")
+
+
+def _offsets_admin():
+    from kafka import KafkaAdminClient
+
+    servers = settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"]
+    return KafkaAdminClient(bootstrap_servers=servers, client_id="shop-offsets", bootstrap_timeout_ms=5000)
+
+
+def _retrying(call, timeout: float = 30.0):
+    """call() again while it fails with a retriable error (a new broker creates its offsets topic,
+    and so the group coordinator, on first use)."""
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
