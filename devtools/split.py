@@ -113,6 +113,7 @@ class SplitTopology:
             "JWT_PRIVATE_KEY": self.secrets["JWT_PRIVATE_KEY"] if service == "shop" else "",
             "DELIVERY_STEP_SECONDS": "2",
             "SHOP_TRUSTED_PROXIES": "1",  # behind the gateway: throttles count the client's address
+            "SHOP_TLS_AT_GATEWAY": "true",  # loopback, plain HTTP: no redirect to HTTPS here
             **self.cluster.celery_env(),
         }
         env.update(self.settings)

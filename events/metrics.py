@@ -1,6 +1,18 @@
-"""Prometheus metrics of the event pipeline (exposed at /metrics by shop.urls)."""
+"""Prometheus metrics of the event pipeline (exposed at /metrics by shop.urls).
+
+Counters count what this process did since it started. What must survive a restart — how many
+events wait in an outbox, how many are parked as dead letters, how far a projection is behind —
+is read from the databases when /metrics is scraped (`refresh`), never accumulated in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
 
 RELAYED = Counter("shop_events_relayed_total", "Outbox rows sent and acknowledged", ["database", "topic"])
 RELAY_BATCH_SECONDS = Histogram(
@@ -11,7 +23,14 @@ OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Unpublished outbox rows", ["datab
 OUTBOX_OLDEST_AGE = Gauge("shop_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["database"])
 HANDLED = Counter("shop_events_handled_total", "Events handled, by outcome", ["handler", "outcome"])
 HANDLER_FAILURES = Counter("shop_handler_failures_total", "Handler attempts that raised", ["handler"])
-DEAD_LETTERS = Counter("shop_dead_letters_total", "Events parked as dead letters", ["handler"])
+DEAD_LETTERS = Counter(
+    "shop_dead_letters_total", "Events parked as dead letters by this process", ["handler"]
+)
+DEAD_LETTERS_PARKED = Gauge(
+    "shop_dead_letters_parked",
+    "Dead letters parked and not replayed, read from the database",
+    ["database", "handler"],
+)
 CONSUMER_LAG = Gauge(
     "shop_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
 )
@@ -21,3 +40,55 @@ PROJECTION_LAG_EVENTS = Gauge(
 PROJECTION_LAG_SECONDS = Gauge(
     "shop_projection_lag_seconds", "Age of the oldest event a projection has not applied", ["projection"]
 )
+
+
+# Sampled on scrape: functions that set gauges from a database (e.g. a projection's lag).
+_samplers: list[Callable[[], None]] = []
+# (database, handler) pairs a dead-letter gauge was set for, so a count that drops to zero reads 0.
+_parked_seen: set[tuple[str, str]] = set()
+
+
+def on_scrape(sampler: Callable[[], None]) -> Callable[[], None]:
+    """Register `sampler` to run before every scrape (an app's AppConfig.ready does)."""
+    if sampler not in _samplers:
+        _samplers.append(sampler)
+    return sampler
+
+
+def refresh(aliases: Iterable[str]) -> None:
+    """Set the gauges read from the databases: outbox backlog and age, parked dead letters, and
+    whatever samplers apps registered. A database or sampler that fails is logged and skipped,
+    so one outage does not hide every other figure."""
+    from events.relay import backlog
+
+    for alias in aliases:
+        for what, sample in (("outbox backlog", backlog), ("dead letters", _sample_parked)):
+            try:
+                sample(alias)
+            except Exception:
+                log.warning("metrics: %s of %s not sampled", what, alias, exc_info=True)
+    for sampler in _samplers:
+        try:
+            sampler()
+        except Exception:
+            log.warning("metrics: %s failed", getattr(sampler, "__qualname__", sampler), exc_info=True)
+
+
+def _sample_parked(alias: str) -> None:
+    from django.db.models import Count
+
+    from events.models import DeadLetter
+
+    rows = (
+        DeadLetter.objects.using(alias)
+        .filter(status=DeadLetter.Status.PARKED)
+        .values_list("handler")
+        .annotate(n=Count("id"))
+    )
+    counts = {(alias, handler): n for handler, n in rows}
+    for key in _parked_seen - counts.keys():
+        if key[0] == alias:
+            DEAD_LETTERS_PARKED.labels(*key).set(0)
+    for key, n in counts.items():
+        DEAD_LETTERS_PARKED.labels(*key).set(n)
+    _parked_seen.update(counts)

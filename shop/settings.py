@@ -30,10 +30,10 @@ DEV = SHOP_ENV != "prod"
 DATA_DIR = Path(env.str("SHOP_DATA_DIR", default=str(BASE_DIR / "data")))
 
 
-def _dev_secret(name: str, make) -> str:
+def _dev_secret(name: str, make, variable: str) -> str:
     """A secret for dev and tests only: created once in the git-ignored data folder."""
     if not DEV:
-        raise ImproperlyConfigured(f"{name} must come from the environment when SHOP_ENV=prod")
+        raise ImproperlyConfigured(f"{variable} must come from the environment when SHOP_ENV=prod")
     path = DATA_DIR / name
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -42,13 +42,36 @@ def _dev_secret(name: str, make) -> str:
     return path.read_text()
 
 
+def _weak_secret(key: str) -> str | None:
+    """Why a secret key is unfit for production (Django's own deploy check, plus placeholders)."""
+    if len(key) < 50 or len(set(key)) < 5:
+        return "shorter than 50 characters or fewer than 5 different ones"
+    if key.startswith("django-insecure-"):
+        return "one of Django's generated development keys"
+    if "changeme" in re.sub(r"[^a-z]", "", key.lower()):
+        return "a placeholder (CHANGE-ME) from a template"
+    return None
+
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _dev_secret(
-    "secret_key", lambda: secrets.token_urlsafe(50)
+    "secret_key", lambda: secrets.token_urlsafe(50), "DJANGO_SECRET_KEY"
 )
 DEBUG = env.bool("DJANGO_DEBUG", default=SHOP_ENV == "dev")
-if not DEV and DEBUG:
-    raise ImproperlyConfigured("DEBUG must be off when SHOP_ENV=prod")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEV else [])
+if not DEV:
+    # Production refuses to start with what is unsafe, rather than warn in a log nobody reads.
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off when SHOP_ENV=prod")
+    if reason := _weak_secret(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is weak: {reason}; e.g. python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS must list the host names this service answers to when SHOP_ENV=prod "
+            "(empty refuses every request; '*' trusts any Host header)"
+        )
 
 # --- services and databases -------------------------------------------------------------------
 # SHOP_SERVICES selects which services this process is; their aliases are the only databases it
@@ -174,6 +197,25 @@ if not DEV:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # HTTPS only: Django redirects plain HTTP and sends HSTS (a year, subdomains included) —
+    # unless TLS ends at a gateway in front (an Ingress, a load balancer) that redirects and sets
+    # HSTS itself: SHOP_TLS_AT_GATEWAY=true. Behind such a gateway Django may be reached over
+    # plain HTTP with no trustworthy X-Forwarded-Proto, and would then redirect forever; the
+    # deploy checks asking for Django's own redirect and HSTS (security.W004, W008) are silenced
+    # in that case, because the gateway is what answers them.
+    TLS_AT_GATEWAY = env.bool("SHOP_TLS_AT_GATEWAY", default=False)
+    SECURE_SSL_REDIRECT = not TLS_AT_GATEWAY
+    # Probes and scrapers inside the cluster speak plain HTTP to the pod.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = 0 if TLS_AT_GATEWAY else env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 86400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading puts the domain into browsers' built-in lists, hard to undo: the domain owner's
+    # decision (DJANGO_SECURE_HSTS_PRELOAD=true), so its check (W021) is silenced until made.
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [
+        *(["security.W004", "security.W008"] if TLS_AT_GATEWAY else []),
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    ]
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -239,17 +281,34 @@ SPECTACULAR_SETTINGS = {
 
 
 def _jwt_keys() -> tuple[str, str]:
+    """(private, public) PEM keys: from the environment, or in dev a pair made once. Refuses a
+    pair that does not match, an identity service that cannot sign, and in production a private
+    key in a service that only verifies (least privilege: a leaked catalog cannot mint tokens)."""
+    from shop.identity.keys import check_pair, generate_pem_pair
+
     private = env.str("JWT_PRIVATE_KEY", default="", multiline=True)
     public = env.str("JWT_PUBLIC_KEY", default="", multiline=True)
-    if public:
-        return private, public
-    if not DEV:
-        raise ImproperlyConfigured("JWT_PUBLIC_KEY (and JWT_PRIVATE_KEY on the identity service) must be set")
-    from shop.identity.keys import generate_pem_pair
-
-    pair = _dev_secret("jwt_rs256.pem", lambda: "\n".join(generate_pem_pair()))
-    marker = "-----BEGIN PUBLIC KEY-----"
-    return pair[: pair.index(marker)].strip() + "\n", pair[pair.index(marker) :]
+    if not public:
+        if not DEV:
+            raise ImproperlyConfigured(
+                "JWT_PUBLIC_KEY (and JWT_PRIVATE_KEY on the identity service) must be set"
+            )
+        pair = _dev_secret("jwt_rs256.pem", lambda: "\n".join(generate_pem_pair()), "JWT_PUBLIC_KEY")
+        marker = "-----BEGIN PUBLIC KEY-----"
+        private, public = pair[: pair.index(marker)].strip() + "\n", pair[pair.index(marker) :]
+    if SERVES_IDENTITY and not private:
+        raise ImproperlyConfigured(
+            "this process serves identity (shop), which signs tokens: set JWT_PRIVATE_KEY"
+        )
+    if private and not SERVES_IDENTITY and not DEV:
+        raise ImproperlyConfigured(
+            "JWT_PRIVATE_KEY is set in a process that does not serve identity: only `shop` signs tokens"
+        )
+    try:
+        check_pair(private, public)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+    return private, public
 
 
 JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = _jwt_keys()
@@ -269,6 +328,11 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
 }
+
+# /metrics: the scraper's bearer token (shop/metrics_view.py); staff may read it too.
+SHOP_METRICS_TOKEN = env.str("SHOP_METRICS_TOKEN", default="")
+if SHOP_METRICS_TOKEN and len(SHOP_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("SHOP_METRICS_TOKEN must be at least 32 characters (a generated secret)")
 
 # --- events -------------------------------------------------------------------------------------
 EVENTS = {

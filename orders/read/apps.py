@@ -14,4 +14,17 @@ class OrdersReadConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the projection's handler (a consumer process never imports the views).
+        from events import metrics
         from orders.read import projection  # noqa: F401
+
+        # The lag on /metrics is measured at every scrape, not only when someone asks the API.
+        metrics.on_scrape(_sample_projection_lag)
+
+
+def _sample_projection_lag() -> None:
+    from django.conf import settings
+
+    from orders.read.queries import projection_lag
+
+    if ALIAS in settings.SERVED_ALIASES:  # a process that serves the read side
+        projection_lag()

@@ -16,3 +16,26 @@ def generate_pem_pair() -> tuple[str, str]:
         .decode()
     )
     return private, public
+
+
+def check_pair(private_pem: str, public_pem: str) -> None:
+    """Raise ValueError unless `public_pem` is an RSA public key of at least 2048 bits and, when
+    `private_pem` is given, the public half of that private key (a mismatch would sign tokens no
+    service accepts)."""
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode())
+    except ValueError as exc:
+        raise ValueError(f"JWT_PUBLIC_KEY is not a PEM public key ({exc})") from None
+    if not isinstance(public, rsa.RSAPublicKey) or public.key_size < 2048:
+        raise ValueError("JWT_PUBLIC_KEY must be an RSA key of at least 2048 bits (tokens are RS256)")
+    if not private_pem:
+        return
+    try:
+        private = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"JWT_PRIVATE_KEY is not an unencrypted PEM private key ({exc})") from None
+    if (
+        not isinstance(private, rsa.RSAPrivateKey)
+        or private.public_key().public_numbers() != public.public_numbers()
+    ):
+        raise ValueError("JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are not one key pair: tokens would not verify")
