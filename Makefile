@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test
+.PHONY: run reset venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test
 # The Postgres URLs of every alias (scripts/postgres-local prints them).
 PG_ENV = eval "$$(scripts/postgres-local env)"
 
@@ -23,9 +23,21 @@ migrate: venv                 ## migrate every database alias (each app only int
 seed: migrate                 ## demo users and products (idempotent)
 	$(PY) manage.py seed_demo
 
-run: seed                     ## the monolith at http://127.0.0.1:8000 (SQLite per app, in-process events)
-	@echo "shop: http://127.0.0.1:8000/api/docs/  admin: http://127.0.0.1:8000/admin/ (admin / demo-pass-123)"
-	$(PY) manage.py runserver 127.0.0.1:8000 --noreload
+# make run HOST=0.0.0.0 PORT=8200: where the monolith listens (it prints the URLs it serves).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The embedded databases: SQLite files here (SHOP_DATA_DIR moves them, as for the settings).
+DATA_DIR := $(or $(SHOP_DATA_DIR),data)
+
+run: seed                     ## the monolith at http://$(HOST):$(PORT) (SQLite per app, in-process events)
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+reset: venv                   ## wipe the embedded databases (DATA_DIR/*.sqlite3) and seed them again
+	@if env | grep -q '^DATABASE_URL_'; then \
+	  echo "make reset wipes the embedded SQLite databases only; DATABASE_URL_* is set (Postgres: scripts/postgres-local dropdbs)"; \
+	  exit 1; fi
+	rm -f $(DATA_DIR)/*.sqlite3 $(DATA_DIR)/*.sqlite3-wal $(DATA_DIR)/*.sqlite3-shm $(DATA_DIR)/celerybeat-schedule*
+	$(MAKE) --no-print-directory seed
 
 lint: venv validate-deploy
 	$(VENV)/bin/ruff check .

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from devtools import reaper
 from events.testing import drain as _drain
 
 ALL_DATABASES = list(settings.SERVED_ALIASES)
@@ -21,6 +23,7 @@ _usernames = itertools.count(1)
 
 
 _skipped: list[str] = []
+_session: pytest.Session | None = None
 
 
 def pytest_runtest_logreport(report):
@@ -28,11 +31,43 @@ def pytest_runtest_logreport(report):
         _skipped.append(report.nodeid)
 
 
+def pytest_sessionstart(session):
+    global _session
+    _session = session
+    if not _is_xdist_worker(session.config):
+        # Orphans of anything a test starts (a server's child whose server was stopped, a worker
+        # whose pytest-xdist process exited) are adopted by this process rather than by PID 1,
+        # so the check at the end still sees them.
+        reaper.become_subreaper()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """In CI nothing may skip: a skipped integration test is a test that did not run."""
     if os.environ.get("CI") and _skipped and exitstatus == 0:
         session.exitstatus = 1
         print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not allow:\n  " + "\n  ".join(_skipped))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """No test may leave a process running: whatever the run started that is still alive at the
+    very end (at any depth, orphans included) fails the run — and is killed. Checked once, in
+    the process that runs (or distributes) the tests, after pytest-xdist's workers are gone."""
+    if _session is None or _is_xdist_worker(config):
+        return
+    left = reaper.survivors()
+    if left:
+        reaper.kill(left)
+        sys.stderr.write(
+            f"\n{len(left)} process(es) outlived the tests that started them (now killed):\n  "
+            + "\n  ".join(map(str, left))
+            + "\n"
+        )
+        _session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 @pytest.fixture(autouse=True)

@@ -119,13 +119,14 @@ INSTALLED_APPS = [
     # Used refresh tokens and logouts: state only the identity service keeps and reads; the
     # other services verify access tokens statelessly and never see it.
     *(["rest_framework_simplejwt.token_blacklist"] if SERVES_IDENTITY else []),
+    # Before staticfiles: shop's runserver (which prints the URLs it serves) extends theirs.
+    "shop",  # the composition root: project-wide commands (migrate_all, seed_demo, runserver)
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's JS/CSS as static files (SWAGGER_UI_DIST below)
     "events",
-    "shop",  # the composition root: project-wide commands (migrate_all, seed_demo)
     "shop.identity",
     "catalog",
     "orders",
@@ -372,7 +373,10 @@ CELERY_IN_PROCESS_WORKER = env.bool(
     "CELERY_IN_PROCESS_WORKER", default=CELERY_BROKER_URL.startswith("memory://") and SHOP_ENV == "dev"
 )
 CELERY_BEAT_SCHEDULE = {
-    "expire-pending-orders": {"task": "orders.tasks.expire_pending_orders", "schedule": 60.0},
+    "expire-pending-orders": {
+        "task": "orders.tasks.expire_pending_orders",
+        "schedule": env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0),
+    },
     "prune-published-outbox": {"task": "events.tasks.prune_published_outbox", "schedule": 3600.0},
 }
 if SERVES_IDENTITY:
@@ -421,7 +425,7 @@ elif CACHE_URL in ("", "locmem://"):
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://... or locmem://, not {CACHE_URL!r}")
 
-ORDER_PENDING_TIMEOUT_MINUTES = env.int("ORDER_PENDING_TIMEOUT_MINUTES", default=30)
+ORDER_PENDING_TIMEOUT_MINUTES = env.float("ORDER_PENDING_TIMEOUT_MINUTES", default=30)
 # How long a read carrying a consistency token may wait for the read side to catch up.
 ORDERS_READ_YOUR_WRITES_TIMEOUT = env.float("ORDERS_READ_YOUR_WRITES_TIMEOUT", default=3.0)
 

@@ -1,49 +1,81 @@
 """`make run`'s monolith, for real: a fresh data folder, migrate, seed, one server process and
-nothing else — then a customer's order must reach DELIVERED over HTTP."""
+nothing else — a customer's order reaches DELIVERED over HTTP, a pending order times out (Celery
+beat really runs), and SIGTERM alone stops everything the server started."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devtools import reaper
 from devtools.http import Api, free_port, wait_until_listening
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
+MANAGE = [sys.executable, str(ROOT / "manage.py")]
+
+
+def monolith_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
+        },
+        "SHOP_ENV": "dev",
+        "SHOP_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "DELIVERY_STEP_SECONDS": "0.3",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A data folder migrated and seeded as `make run` does, shared by the servers below."""
+    path = tmp_path_factory.mktemp("monolith")
+    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
+        subprocess.run(
+            MANAGE + step, env=monolith_env(path), check=True, cwd=ROOT, capture_output=True, timeout=300
+        )
+    return path
 
 
 @pytest.fixture
-def monolith(tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_"))},
-        "SHOP_ENV": "dev",
-        "SHOP_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-        "DELIVERY_STEP_SECONDS": "0.3",
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
-        subprocess.run(manage + step, env=env, check=True, cwd=ROOT, capture_output=True, timeout=300)
-    port = free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115  (closed in the finally below)
-    server = subprocess.Popen(
-        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+def start_monolith(data_dir, tmp_path):
+    """start_monolith(**env) -> (Api, server process): `runserver --noreload` on a free port."""
+    servers = []
+
+    def start(**extra: str):
+        port = free_port()
+        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115  (closed below)
+        server = subprocess.Popen(
+            [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=monolith_env(data_dir, **extra),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        servers.append((server, log))
         wait_until_listening(port, process=server)
-        yield Api(f"http://127.0.0.1:{port}")
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        return Api(f"http://127.0.0.1:{port}"), server
+
+    yield start
+    for server, log in servers:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture
+def monolith(start_monolith) -> Api:
+    return start_monolith()[0]
 
 
 def test_a_demo_order_is_delivered_by_the_monolith_alone(monolith):
@@ -77,3 +109,37 @@ def test_a_demo_order_is_delivered_by_the_monolith_alone(monolith):
     status, schema = monolith.get("/api/schema/?format=json")
     assert status == 200
     assert "/api/orders/" in schema["paths"]
+
+
+def test_a_pending_order_times_out_in_the_monolith(start_monolith):
+    """Celery beat runs inside the web process and its tasks reach the worker there: an order
+    nobody answers (catalog is not served here, as while it moves out) is cancelled on time."""
+    monolith, _ = start_monolith(
+        SHOP_SERVICES="shop,orders,delivery",
+        ORDER_PENDING_TIMEOUT_MINUTES="0.02",  # 1.2 s
+        ORDER_EXPIRY_CHECK_SECONDS="1",
+    )
+    alice = monolith.login("alice", "demo-pass-123")
+    status, order = alice.post(
+        "/api/orders/", {"lines": [{"product_id": 1, "quantity": 1}], "shipping_address": "1 Quiet Lane"}
+    )
+    assert (status, order["status"]) == (201, "PENDING"), order
+
+    cancelled = alice.wait_for(
+        f"/api/orders/{order['id']}/", lambda o: o["status"] == "CANCELLED", timeout=60
+    )
+    assert cancelled["status_reason"] == "timed out"
+
+
+def test_sigterm_alone_stops_the_monolith_and_everything_it_started(start_monolith):
+    monolith, server = start_monolith()
+    assert monolith.get("/healthz")[0] == 200
+    # The relay, the Celery worker and beat are threads: the server is a single process.
+    started = reaper.descendants(server.pid)
+    assert started == [], started
+
+    server.send_signal(signal.SIGTERM)
+
+    assert server.wait(timeout=20) is not None
+    still_running = [p for p in started if Path(f"/proc/{p.pid}").exists()]
+    assert still_running == []

@@ -1,0 +1,25 @@
+"""Django's runserver (with static files), saying once it is listening which URLs it serves —
+from the address and port it really bound, so `runserver 0` or `make run PORT=8200` print the
+truth."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.staticfiles.management.commands.runserver import Command as StaticfilesRunserver
+
+
+class Command(StaticfilesRunserver):
+    def on_bind(self, server_port):
+        super().on_bind(server_port)
+        if self._raw_ipv6:
+            host = f"[{self.addr}]"
+        elif self.addr in ("0", "0.0.0.0"):
+            host = "127.0.0.1"  # every interface; this one surely
+        else:
+            host = self.addr
+        base = f"{self.protocol}://{host}:{server_port}"
+        lines = [f"shop ({', '.join(settings.SHOP_SERVICES)}) at {base}/", f"  API docs  {base}/api/docs/"]
+        if "shop" in settings.SHOP_SERVICES:
+            lines.append(f"  admin     {base}/admin/   (after `make seed`: admin / demo-pass-123)")
+        lines.append(f"  health    {base}/healthz  {base}/readyz")
+        self.stdout.write("\n".join(lines), self.style.SUCCESS)
