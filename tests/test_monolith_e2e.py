@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,29 @@ def test_sigterm_alone_stops_the_monolith_and_everything_it_started(start_monoli
     assert server.wait(timeout=20) is not None
     still_running = [p for p in started if Path(f"/proc/{p.pid}").exists()]
     assert still_running == []
+
+
+@pytest.mark.redis
+def test_login_limits_hold_across_processes_and_restarts(start_monolith):
+    """With Redis as the cache (CACHE_URL), every process counts against one limit: guesses
+    spread over two servers are counted together, and a restart forgets none of them."""
+    from devtools.services import REDIS
+
+    shared = {
+        "CACHE_URL": REDIS,
+        "CACHE_KEY_PREFIX": f"limits-{uuid.uuid4().hex}",  # this test's counters only
+        "SHOP_THROTTLE_RATES": "auth.token.username=3/day",  # a window that will not turn mid-test
+    }
+    one, first_server = start_monolith(**shared)
+    two, _ = start_monolith(**shared)
+
+    def guess(api: Api) -> int:
+        return api.post("/api/auth/token/", {"username": "alice", "password": "wrong"})[0]
+
+    assert [guess(one), guess(two), guess(one)] == [401, 401, 401]
+    assert [guess(two), guess(one)] == [429, 429]
+
+    first_server.terminate()
+    first_server.wait(timeout=20)
+    three, _ = start_monolith(**shared)
+    assert guess(three) == 429

@@ -147,3 +147,31 @@ def test_concurrent_sign_ups_of_one_email_create_one_account(no_throttling):
     for r in responses:
         if r.status_code == 400:
             assert without_request_id(r) == without_request_id(sequential)
+
+
+def test_the_admin_applies_the_same_rules_and_says_so(admin_client):
+    """Creating or renaming a user in the admin to another account's name or email, in any case,
+    is a message on the form — not a 500 from the database's index."""
+    User = get_user_model()
+    User.objects.create_user(username="zoe", email="zoe@example.com")
+    other = User.objects.create_user(username="yann", email="yann@example.com")
+
+    added = admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "ZOE", "password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9"},
+    )
+    assert added.status_code == 200
+    assert services.USERNAME_TAKEN in added.content.decode()
+
+    changed = admin_client.post(
+        f"/admin/auth/user/{other.pk}/change/",
+        {
+            "username": "yann",
+            "email": "Zoe@Example.com",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert changed.status_code == 200
+    assert services.EMAIL_TAKEN in changed.content.decode()
+    assert User.objects.get(pk=other.pk).email == "yann@example.com"

@@ -1,0 +1,49 @@
+"""The users admin, with the same identity rules as sign-up: a username or an email address that
+differs from another account's only in case is taken (shop/identity/services.py)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from shop.identity import services
+
+
+class _SameRulesAsSignUp:
+    """Checked in the form, so a duplicate is a message on the page, not an IntegrityError."""
+
+    cleaned_data: dict
+    instance: object
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username") or ""
+        if username and services.username_taken(username, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(services.USERNAME_TAKEN, code="unique")
+        return services.normalize_username(username)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data.get("email") or ""
+        if email and services.email_taken(email, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(services.EMAIL_TAKEN, code="unique")
+        return services.normalize_email(email) if email else email
+
+
+class IdentityUserCreationForm(_SameRulesAsSignUp, AdminUserCreationForm):
+    pass
+
+
+class IdentityUserChangeForm(_SameRulesAsSignUp, UserChangeForm):
+    pass
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class IdentityUserAdmin(UserAdmin):
+    form = IdentityUserChangeForm
+    add_form = IdentityUserCreationForm
