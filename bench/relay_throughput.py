@@ -9,7 +9,7 @@ A benchmark, not a test: it asserts nothing about timing, it prints figures. Wha
    and migrates it as the `orders` alias, and private Kafka topics (EVENTS_NAMESPACE=bench-<hex>.);
 2. fills the outbox with N shop.orders.order_placed.v1 events (data validates against the
    schema; order lines are added and the address padded so the Kafka value is exactly --size
-   bytes) and drains it with the real `events.relay.Relay(..., KafkaTransport(...))`, acks=all,
+   bytes) and drains it with the real `events.outbox.relay.Relay(..., KafkaTransport(...))`, acks=all,
    once per batch size;
 3. sends the same records from memory with the Python client alone (kafka-python, the relay's
    producer settings, no database): the ceiling of any relay built on that client here;
@@ -18,9 +18,10 @@ A benchmark, not a test: it asserts nothing about timing, it prints figures. Wha
    size, acks=all, as the ceiling;
 5. prints one table, then drops its database and deletes its topics.
 
-Nothing here changes the relay: it runs events/relay.py and events/transports/kafka.py as they
-are. --profile adds a cProfile of one extra real-relay run (main thread only: kafka-python's
-sender thread is not in it; its cost shows as time waiting in flush()).
+Nothing here changes the relay: it runs events/outbox/relay.py and
+events/transports/kafka/producer.py as they are. --profile adds a cProfile of one extra
+real-relay run (main thread only: kafka-python's sender thread is not in it; its cost shows as
+time waiting in flush()).
 """
 
 from __future__ import annotations
@@ -295,8 +296,8 @@ class Phases:
 def run_real_relay(alias: str, bootstrap: list[str], topic: str, batch_size: int, n: int, profile=None):
     from django.db import connections
 
-    from events.relay import Relay
-    from events.transports.kafka import KafkaTransport
+    from events.outbox.relay import Relay
+    from events.transports.kafka.producer import KafkaTransport
 
     transport = KafkaTransport(bootstrap)
     # Warm up: connect and fetch the topic's metadata, as a long-running relay already has.
@@ -348,7 +349,8 @@ def run_naive_relay(alias: str, bootstrap: list[str], topic: str, n: int, linger
 
     from events.envelope import Event
     from events.models import OutboxEvent
-    from events.transports.kafka import SEND_TIMEOUT_SECONDS, kafka_name, producer_config
+    from events.transports.kafka import kafka_name
+    from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, producer_config
 
     config = producer_config(bootstrap)
     if linger_ms is not None:
@@ -390,7 +392,7 @@ def run_client_alone(bootstrap: list[str], topic: str, rows: list[tuple], batch_
     from kafka import KafkaProducer
 
     from events.envelope import Event
-    from events.transports.kafka import producer_config
+    from events.transports.kafka.producer import producer_config
 
     records = [Event.from_dict(json.loads(r[4])).to_kafka() for r in rows]
     producer = KafkaProducer(**producer_config(bootstrap))

@@ -558,10 +558,13 @@ def hop_values(requests: list[dict], rows: dict[int, dict]) -> list[list[float |
 def pipeline_settings(cluster: LocalCluster, extra: dict[str, str]) -> dict:
     """The effective relay/consumer settings, as the code reads them in the relay's environment."""
     code = (
-        "import json; from django.conf import settings as s; from events.transports import kafka as k;"
-        "p = k.producer_config(['x']); c = k.consumer_config('orders');"
-        "print(json.dumps({'poll': s.EVENTS['RELAY_POLL_SECONDS'], 'batch': s.EVENTS['RELAY_BATCH_SIZE'],"
-        " 'aliases': list(s.SERVED_ALIASES), 'linger_ms': p['linger_ms'], 'acks': p['acks'],"
+        "import json; from django.conf import settings as s;"
+        "from events.settings import events_settings as e;"
+        "from events.transports.kafka.producer import producer_config;"
+        "from events.transports.kafka.consumer import consumer_config;"
+        "p = producer_config(['x']); c = consumer_config('orders');"
+        "print(json.dumps({'poll': e.RELAY_POLL_SECONDS, 'batch': e.RELAY_BATCH_SIZE,"
+        " 'aliases': e.served_databases(), 'linger_ms': p['linger_ms'], 'acks': p['acks'],"
         " 'fetch_max_wait_ms': c['fetch_max_wait_ms'], 'max_poll_records': c['max_poll_records'],"
         " 'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG}))"
     )

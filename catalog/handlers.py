@@ -1,17 +1,18 @@
 """Event handlers of catalog: the stock side of the order saga.
 
 Each runs inside one transaction on the catalog database together with its inbox row (see
-events/consumer.py), so a redelivered event changes nothing; the services are idempotent per
+events/inbox/apply.py), so a redelivered event changes nothing; the services are idempotent per
 order as well, which covers an order's event arriving twice under different ids.
 """
 
 from __future__ import annotations
 
 from catalog import services
+from catalog.event_types import ORDER_CANCELLED, ORDER_PLACED
 from events import Event, handles
 
 
-@handles("shop.orders.order_placed.v1")
+@handles(ORDER_PLACED)
 def on_order_placed(event: Event) -> None:
     """Reserve every line of the new order or none (-> stock_reserved / stock_rejected)."""
     services.reserve_stock(
@@ -20,7 +21,7 @@ def on_order_placed(event: Event) -> None:
     )
 
 
-@handles("shop.orders.order_cancelled.v1")
+@handles(ORDER_CANCELLED)
 def on_order_cancelled(event: Event) -> None:
     """Give back the cancelled order's stock, if it had any reserved (-> stock_released)."""
     services.release_stock(order_id=event.data["order_id"])

@@ -18,6 +18,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.apps import ALIAS
+from catalog.event_types import (
+    PRICE_CHANGED,
+    PRODUCT_CREATED,
+    PRODUCT_UPDATED,
+    STOCK_REJECTED,
+    STOCK_RELEASED,
+    STOCK_RESERVED,
+)
 from catalog.models import (
     DEFAULT_CURRENCY,
     MAX_PRICE,
@@ -29,13 +37,6 @@ from catalog.models import (
     StockReservation,
 )
 from events import publish
-
-PRODUCT_CREATED = "shop.catalog.product_created.v1"
-PRODUCT_UPDATED = "shop.catalog.product_updated.v1"
-PRICE_CHANGED = "shop.catalog.price_changed.v1"
-STOCK_RESERVED = "shop.catalog.stock_reserved.v1"
-STOCK_REJECTED = "shop.catalog.stock_rejected.v1"
-STOCK_RELEASED = "shop.catalog.stock_released.v1"
 
 # Matched with fullmatch(): `$` would let a trailing newline through.
 SKU_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -1,16 +1,17 @@
 """What delivery does when orders' events arrive. Thin: each handler calls one service.
 
-Each runs in one transaction on the `delivery` database with its inbox row (events.consumer),
+Each runs in one transaction on the `delivery` database with its inbox row (events.inbox),
 so a redelivered event is a no-op; the services are idempotent besides.
 """
 
 from __future__ import annotations
 
 from delivery import services
+from delivery.event_types import ORDER_CANCELLED, ORDER_CONFIRMED
 from events import Event, handles
 
 
-@handles("shop.orders.order_confirmed.v1")
+@handles(ORDER_CONFIRMED)
 def on_order_confirmed(event: Event) -> None:
     """A confirmed order gets its shipment (one per order, however often this arrives)."""
     services.create_shipment(
@@ -20,7 +21,7 @@ def on_order_confirmed(event: Event) -> None:
     )
 
 
-@handles("shop.orders.order_cancelled.v1")
+@handles(ORDER_CANCELLED)
 def on_order_cancelled(event: Event) -> None:
     """Cancel the order's shipment if it has not been picked up (see cancel_shipment)."""
     services.cancel_shipment(order_id=event.data["order_id"])

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from delivery import event_types
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import publish
 from shop.topology import ALIAS_FOR_APP
@@ -30,11 +31,11 @@ NEXT_STATUS: dict[str, str] = {
 ADVANCE_TARGETS: tuple[str, ...] = tuple(NEXT_STATUS.values())
 
 EVENT_FOR_STATUS: dict[str, str] = {
-    ShipmentStatus.CREATED: "shop.delivery.shipment_created.v1",
-    ShipmentStatus.PICKED_UP: "shop.delivery.shipment_picked_up.v1",
-    ShipmentStatus.IN_TRANSIT: "shop.delivery.shipment_in_transit.v1",
-    ShipmentStatus.DELIVERED: "shop.delivery.shipment_delivered.v1",
-    ShipmentStatus.CANCELLED: "shop.delivery.shipment_cancelled.v1",
+    ShipmentStatus.CREATED: event_types.SHIPMENT_CREATED,
+    ShipmentStatus.PICKED_UP: event_types.SHIPMENT_PICKED_UP,
+    ShipmentStatus.IN_TRANSIT: event_types.SHIPMENT_IN_TRANSIT,
+    ShipmentStatus.DELIVERED: event_types.SHIPMENT_DELIVERED,
+    ShipmentStatus.CANCELLED: event_types.SHIPMENT_CANCELLED,
 }
 
 

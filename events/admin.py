@@ -11,21 +11,22 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.text import Truncator
 
-from events.consumer import replay
+from events.inbox.dead_letters import replay
 from events.models import DeadLetter, InboxEntry, OutboxEvent
 from events.registry import get_handler
+from events.settings import events_settings
 
 
 def _database(request) -> str:
     alias = request.GET.get("database")
     if alias is None:  # change views carry the changelist's filters along
         alias = parse_qs(request.GET.get("_changelist_filters", "")).get("database", [None])[0]
-    return alias if alias in settings.SERVED_ALIASES else settings.SERVED_ALIASES[0]
+    served = events_settings.served_databases()
+    return alias if alias in served else served[0]
 
 
 class DatabaseFilter(admin.SimpleListFilter):
@@ -33,10 +34,10 @@ class DatabaseFilter(admin.SimpleListFilter):
     parameter_name = "database"
 
     def lookups(self, request, model_admin):
-        return [(alias, alias) for alias in settings.SERVED_ALIASES]
+        return [(alias, alias) for alias in events_settings.served_databases()]
 
     def value(self):
-        return super().value() or settings.SERVED_ALIASES[0]
+        return super().value() or events_settings.served_databases()[0]
 
     def choices(self, changelist):
         for lookup, title in self.lookup_choices:

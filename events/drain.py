@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from events.relay import backlog
+from events.outbox.relay import backlog
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Drain:
         self.groups = groups or {}  # consumer group -> topics (empty without Kafka)
         self.mark: dict = {}
         if self.groups:
-            from events.transports.kafka import end_offsets
+            from events.transports.kafka.admin import end_offsets
 
             self.mark = end_offsets(sorted({t for topics in self.groups.values() for t in topics}))
 
@@ -45,7 +45,8 @@ class Drain:
             pending[alias], oldest[alias] = backlog(alias)
         behind = {}
         if self.groups:
-            from events.transports.kafka import committed_offsets, kafka_name
+            from events.transports.kafka import kafka_name
+            from events.transports.kafka.admin import committed_offsets
 
             for group, topics in self.groups.items():
                 names = {kafka_name(t) for t in topics}

@@ -20,13 +20,13 @@ EXTENSIONS = ("traceparent", "requestid")
 
 
 class EnvelopeError(ValueError):
-    """A message that is not a valid shop event envelope."""
+    """A message that is not a valid event envelope."""
 
 
 @dataclass(frozen=True)
 class Event:
-    type: str  # shop.<app>.<aggregate>_<fact>.v<N>
-    source: str  # /shop/<app>
+    type: str  # <system>.<app>.<aggregate>_<fact>.v<N>, e.g. shop.orders.order_placed.v1
+    source: str  # /<system>/<app>
     subject: str  # the aggregate id; also the Kafka key, so one aggregate's events stay in order
     data: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))

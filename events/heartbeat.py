@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from django.conf import settings
+from events.settings import events_settings
 
 _last = 0.0
 
 
 def beat() -> None:
     global _last
-    path = settings.EVENTS["HEARTBEAT_FILE"]
+    path = events_settings.HEARTBEAT_FILE
     now = time.monotonic()
     if not path or now - _last < 1.0:  # a file write per second at most
         return

@@ -29,17 +29,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from events.models import OutboxEvent
+from events.outbox.locks import lock_for
+from events.outbox.relay import outbox_messages
 from events.registry import all_handlers
-from events.relay import lock_for, outbox_messages
 from events.schemas import event_types, topic_for
 from events.transports import Transport
-from events.transports.kafka import (
-    commit_offsets,
-    committed_offsets,
-    consumer_group,
-    end_offsets,
-    kafka_name,
-)
+from events.transports.kafka import kafka_name
+from events.transports.kafka.admin import commit_offsets, committed_offsets, end_offsets
+from events.transports.kafka.consumer import consumer_group
 
 BATCH = 1000
 

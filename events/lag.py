@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
 from events.models import OutboxEvent
+from events.settings import events_settings
 
 
 def events_behind(alias: str, topics: list[str]) -> tuple[int, float]:
     """(events published on `topics` but not yet consumed by the handlers writing to database
     `alias`, age in seconds of the oldest of them, or 0.0 if none)."""
-    if settings.EVENTS["TRANSPORT"] == "kafka":
-        from events.transports.kafka import group_lag
+    if events_settings.TRANSPORT == "kafka":
+        from events.transports.kafka.consumer import consumer_lag
 
-        return group_lag(alias, topics)
+        return consumer_lag(alias, topics)
     # Local transport: the relay hands an event to every handler as it marks it published, so
     # what is not published yet is exactly what no consumer has seen.
     count, oldest = 0, None
-    for alias in settings.SERVED_ALIASES:
+    for alias in events_settings.served_databases():
         pending = OutboxEvent.objects.using(alias).filter(published_at__isnull=True, topic__in=topics)
         stats = pending.aggregate(oldest=Min("created_at"))
         count += pending.count()

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the event pipeline (exposed at /metrics by shop.urls).
+"""Prometheus metrics of the event pipeline, named `<EVENTS NAME>_...` (the host exposes them).
 
 Counters count what this process did since it started. What must survive a restart — how many
 events wait in an outbox, how many are parked as dead letters, how far a projection is behind —
@@ -12,33 +12,44 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
-log = logging.getLogger(__name__)
+from events.settings import events_settings
 
-RELAYED = Counter("shop_events_relayed_total", "Outbox rows sent and acknowledged", ["database", "topic"])
-RELAY_BATCH_SECONDS = Histogram(
-    "shop_relay_batch_seconds", "Time to send one outbox batch and mark it published", ["database"]
+log = logging.getLogger(__name__)
+_PREFIX = events_settings.NAME
+
+RELAYED = Counter(
+    f"{_PREFIX}_events_relayed_total", "Outbox rows sent and acknowledged", ["database", "topic"]
 )
-RELAY_FAILURES = Counter("shop_relay_failures_total", "Batches the transport failed to send", ["database"])
-OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Unpublished outbox rows", ["database"])
-OUTBOX_OLDEST_AGE = Gauge("shop_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["database"])
-HANDLED = Counter("shop_events_handled_total", "Events handled, by outcome", ["handler", "outcome"])
-HANDLER_FAILURES = Counter("shop_handler_failures_total", "Handler attempts that raised", ["handler"])
+RELAY_BATCH_SECONDS = Histogram(
+    f"{_PREFIX}_relay_batch_seconds", "Time to send one outbox batch and mark it published", ["database"]
+)
+RELAY_FAILURES = Counter(
+    f"{_PREFIX}_relay_failures_total", "Batches the transport failed to send", ["database"]
+)
+OUTBOX_BACKLOG = Gauge(f"{_PREFIX}_outbox_backlog", "Unpublished outbox rows", ["database"])
+OUTBOX_OLDEST_AGE = Gauge(
+    f"{_PREFIX}_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["database"]
+)
+HANDLED = Counter(f"{_PREFIX}_events_handled_total", "Events handled, by outcome", ["handler", "outcome"])
+HANDLER_FAILURES = Counter(f"{_PREFIX}_handler_failures_total", "Handler attempts that raised", ["handler"])
 DEAD_LETTERS = Counter(
-    "shop_dead_letters_total", "Events parked as dead letters by this process", ["handler"]
+    f"{_PREFIX}_dead_letters_total", "Events parked as dead letters by this process", ["handler"]
 )
 DEAD_LETTERS_PARKED = Gauge(
-    "shop_dead_letters_parked",
+    f"{_PREFIX}_dead_letters_parked",
     "Dead letters parked and not replayed, read from the database",
     ["database", "handler"],
 )
 CONSUMER_LAG = Gauge(
-    "shop_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
+    f"{_PREFIX}_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
 )
 PROJECTION_LAG_EVENTS = Gauge(
-    "shop_projection_lag_events", "Events not yet applied by a projection", ["projection"]
+    f"{_PREFIX}_projection_lag_events", "Events not yet applied by a projection", ["projection"]
 )
 PROJECTION_LAG_SECONDS = Gauge(
-    "shop_projection_lag_seconds", "Age of the oldest event a projection has not applied", ["projection"]
+    f"{_PREFIX}_projection_lag_seconds",
+    "Age of the oldest event a projection has not applied",
+    ["projection"],
 )
 
 
@@ -59,7 +70,7 @@ def refresh(aliases: Iterable[str]) -> None:
     """Set the gauges read from the databases: outbox backlog and age, parked dead letters, and
     whatever samplers apps registered. A database or sampler that fails is logged and skipped,
     so one outage does not hide every other figure."""
-    from events.relay import backlog
+    from events.outbox.relay import backlog
 
     for alias in aliases:
         for what, sample in (("outbox backlog", backlog), ("dead letters", _sample_parked)):

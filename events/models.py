@@ -1,4 +1,4 @@
-"""Outbox, inbox and dead letters: migrated into every app's database (see shop/routers.py).
+"""Outbox, inbox and dead letters: migrated into every app's database (by the host's router).
 
 None of these models has a home database: always query them with `.using(alias)`.
 """

@@ -13,7 +13,7 @@ from django.apps import apps
 
 from events.envelope import Event
 from events.schemas import topic_for
-from shop import topology
+from events.settings import events_settings
 
 HandlerFunc = Callable[[Event], None]
 
@@ -22,7 +22,7 @@ HandlerFunc = Callable[[Event], None]
 class Handler:
     event_type: str
     func: HandlerFunc
-    database: str | None = None  # defaults to the app's write database
+    database: str | None = None  # defaults to where the app's handlers write (APP_DATABASES)
 
     @property
     def app_label(self) -> str:
@@ -35,11 +35,11 @@ class Handler:
 
     @property
     def alias(self) -> str:
-        return self.database or topology.ALIAS_FOR_APP[self.app_label]
+        return self.database or events_settings.database_for_app(self.app_label)
 
     @property
     def service(self) -> str:
-        return topology.service_for_alias(self.alias).name
+        return events_settings.service_of(self.alias)
 
     def __call__(self, event: Event) -> None:
         self.func(event)
@@ -48,17 +48,22 @@ class Handler:
 _handlers: dict[str, dict[str, Handler]] = {}
 
 
-def handles(event_type: str, *, database: str | None = None) -> Callable[[HandlerFunc], HandlerFunc]:
-    """Register the decorated function as a consumer of `event_type`.
+def handles(*event_types: str, database: str | None = None) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Register the decorated function as a consumer of each of `event_types`.
 
     The handler runs inside one transaction on its app's database (or `database`), together
     with the inbox row that makes redelivery a no-op; it may publish events in that transaction.
+    An unknown event type (no schema) fails here, at import, not at the first message.
     """
-    topic_for(event_type)  # an unknown type fails at import time, not at the first message
+    if not event_types:
+        raise TypeError("@handles needs at least one event type")
+    for event_type in event_types:
+        topic_for(event_type)
 
     def register(func: HandlerFunc) -> HandlerFunc:
-        handler = Handler(event_type, func, database)
-        _handlers.setdefault(event_type, {})[f"{func.__module__}.{func.__name__}"] = handler
+        for event_type in event_types:
+            handler = Handler(event_type, func, database)
+            _handlers.setdefault(event_type, {})[f"{func.__module__}.{func.__name__}"] = handler
         return func
 
     return register
@@ -74,6 +79,8 @@ def all_handlers(services: list[str]) -> list[Handler]:
 
 
 def get_handler(name: str) -> Handler:
+    """The handler named `name` (`<app label>.<function>`); a handler of several event types is
+    returned for the first of them. Raises LookupError if none is registered."""
     for by_name in _handlers.values():
         for handler in by_name.values():
             if handler.name == name:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from events import Event, handles
-from orders import services
+from orders import event_types, services
 
 # --- catalog: the product snapshot ----------------------------------------------------------------
 
@@ -24,17 +24,17 @@ def _upsert_snapshot(event: Event) -> None:
     )
 
 
-@handles("shop.catalog.product_created.v1")
+@handles(event_types.PRODUCT_CREATED)
 def on_product_created(event: Event) -> None:
     _upsert_snapshot(event)
 
 
-@handles("shop.catalog.product_updated.v1")
+@handles(event_types.PRODUCT_UPDATED)
 def on_product_updated(event: Event) -> None:
     _upsert_snapshot(event)
 
 
-@handles("shop.catalog.price_changed.v1")
+@handles(event_types.PRICE_CHANGED)
 def on_price_changed(event: Event) -> None:
     services.change_product_price(
         product_id=event.data["product_id"],
@@ -46,12 +46,12 @@ def on_price_changed(event: Event) -> None:
 # --- catalog: stock for an order ------------------------------------------------------------------
 
 
-@handles("shop.catalog.stock_reserved.v1")
+@handles(event_types.STOCK_RESERVED)
 def on_stock_reserved(event: Event) -> None:
     services.confirm_order(order_id=event.data["order_id"])
 
 
-@handles("shop.catalog.stock_rejected.v1")
+@handles(event_types.STOCK_REJECTED)
 def on_stock_rejected(event: Event) -> None:
     services.reject_order(order_id=event.data["order_id"], reason=event.data["reason"])
 
@@ -59,7 +59,7 @@ def on_stock_rejected(event: Event) -> None:
 # --- delivery: the shipment -----------------------------------------------------------------------
 
 
-@handles("shop.delivery.shipment_created.v1")
+@handles(event_types.SHIPMENT_CREATED)
 def on_shipment_created(event: Event) -> None:
     services.record_shipment(
         order_id=event.data["order_id"],
@@ -68,7 +68,7 @@ def on_shipment_created(event: Event) -> None:
     )
 
 
-@handles("shop.delivery.shipment_picked_up.v1")
+@handles(event_types.SHIPMENT_PICKED_UP)
 def on_shipment_picked_up(event: Event) -> None:
     services.mark_shipped(
         order_id=event.data["order_id"],
@@ -77,6 +77,6 @@ def on_shipment_picked_up(event: Event) -> None:
     )
 
 
-@handles("shop.delivery.shipment_delivered.v1")
+@handles(event_types.SHIPMENT_DELIVERED)
 def on_shipment_delivered(event: Event) -> None:
     services.mark_delivered(order_id=event.data["order_id"], shipment_id=event.data["shipment_id"])

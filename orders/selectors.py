@@ -4,7 +4,9 @@ what a write answers with comes from here."""
 from __future__ import annotations
 
 from events.models import OutboxEvent
+from events.schemas import topic_for
 from orders.apps import ALIAS
+from orders.event_types import ORDER_PLACED
 
 
 def last_event_id_for(order_id: int) -> str | None:
@@ -12,7 +14,7 @@ def last_event_id_for(order_id: int) -> str | None:
     the client, which a read can then wait for (orders/read/queries.py wait_for_event)."""
     event_id = (
         OutboxEvent.objects.using(ALIAS)
-        .filter(topic="shop.orders.order", key=str(order_id))
+        .filter(topic=topic_for(ORDER_PLACED), key=str(order_id))
         .order_by("-id")
         .values_list("event_id", flat=True)
         .first()

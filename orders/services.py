@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events import publish
+from orders import event_types
 from orders.apps import ALIAS
 from orders.models import (
     MAX_ADDRESS_LENGTH,
@@ -118,7 +119,7 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
         )
         OrderLine.objects.bulk_create(OrderLine(order=order, **line) for line in priced)
         publish(
-            "shop.orders.order_placed.v1",
+            event_types.ORDER_PLACED,
             key=order.pk,
             data={
                 "order_id": order.pk,
@@ -253,7 +254,7 @@ def cancel_order(*, order_id: int, reason: str, by_customer_id: int | None = Non
         if not _transition(order_id, allowed=CANCELLABLE, to=Status.CANCELLED, status_reason=reason):
             raise OrderNotCancellable(Order.objects.get(pk=order_id))
         publish(
-            "shop.orders.order_cancelled.v1",
+            event_types.ORDER_CANCELLED,
             key=order_id,
             data={"order_id": order_id, "reason": reason},
             using=ALIAS,
@@ -271,7 +272,7 @@ def expire_pending_orders(*, older_than: datetime) -> int:
         with transaction.atomic(using=ALIAS):
             if _transition(order_id, allowed=[Status.PENDING], to=Status.CANCELLED, status_reason=TIMED_OUT):
                 publish(
-                    "shop.orders.order_cancelled.v1",
+                    event_types.ORDER_CANCELLED,
                     key=order_id,
                     data={"order_id": order_id, "reason": TIMED_OUT},
                     using=ALIAS,
@@ -293,7 +294,7 @@ def confirm_order(*, order_id: int) -> bool:
             return False
         order = Order.objects.get(pk=order_id)
         publish(
-            "shop.orders.order_confirmed.v1",
+            event_types.ORDER_CONFIRMED,
             key=order_id,
             data={
                 "order_id": order_id,
@@ -313,7 +314,7 @@ def reject_order(*, order_id: int, reason: str) -> bool:
         if not _transition(order_id, allowed=[Status.PENDING], to=Status.REJECTED, status_reason=reason):
             return False
         publish(
-            "shop.orders.order_rejected.v1",
+            event_types.ORDER_REJECTED,
             key=order_id,
             data={"order_id": order_id, "reason": reason},
             using=ALIAS,
@@ -351,7 +352,7 @@ def mark_shipped(*, order_id: int, shipment_id: int, tracking_code: str) -> bool
         ):
             return False
         publish(
-            "shop.orders.order_shipped.v1",
+            event_types.ORDER_SHIPPED,
             key=order_id,
             data={"order_id": order_id, "shipment_id": shipment_id, "tracking_code": tracking_code},
             using=ALIAS,
@@ -372,7 +373,7 @@ def mark_delivered(*, order_id: int, shipment_id: int) -> bool:
         ):
             return False
         publish(
-            "shop.orders.order_delivered.v1",
+            event_types.ORDER_DELIVERED,
             key=order_id,
             data={"order_id": order_id, "shipment_id": shipment_id},
             using=ALIAS,

@@ -25,7 +25,7 @@ def readyz(request):
         except Exception as exc:
             checks[f"database:{alias}"] = f"error: {exc.__class__.__name__}"
     if settings.EVENTS["TRANSPORT"] == "kafka":
-        from events.transports.kafka import broker_reachable
+        from events.transports.kafka.admin import broker_reachable
 
         checks["broker"] = "ok" if broker_reachable() else "error: unreachable"
     ready = all(v == "ok" for v in checks.values())

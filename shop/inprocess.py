@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 def start_background_workers() -> None:
     if settings.EVENTS["RELAY_IN_PROCESS"]:
-        from events import runtime
+        from events.outbox import in_process
 
-        runtime.start()
+        in_process.start()
     if settings.CELERY_IN_PROCESS_WORKER:
         _start_celery_worker()
 

@@ -336,7 +336,14 @@ if SHOP_METRICS_TOKEN and len(SHOP_METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("SHOP_METRICS_TOKEN must be at least 32 characters (a generated secret)")
 
 # --- events -------------------------------------------------------------------------------------
+# The events library's settings (every key has a default: events/settings.py). Besides the
+# environment's, the topology: which service owns which database, where each app's handlers
+# write, and which services this process runs.
 EVENTS = {
+    "NAME": "shop",  # consumer groups shop.<service>, dead letter topics, metrics shop_*
+    "SERVICES": {name: list(service.aliases) for name, service in topology.SERVICES.items()},
+    "APP_DATABASES": topology.ALIAS_FOR_APP,
+    "SERVED_SERVICES": SHOP_SERVICES,
     # local: in-process dispatch (the monolith); kafka: a real broker.
     "TRANSPORT": env.str("EVENTS_TRANSPORT", default="local"),
     "KAFKA_BOOTSTRAP_SERVERS": env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"]),

@@ -12,7 +12,8 @@ from catalog.apps import ALIAS
 from catalog.models import Product, ReservationLine, StockReservation
 from catalog.tests.factories import ProductFactory
 from catalog.tests.helpers import new_order_id, order_cancelled, order_placed, published
-from events.consumer import Outcome, deliver
+from events.inbox.apply import Outcome
+from events.inbox.deliver import deliver
 from events.models import DeadLetter, InboxEntry
 from events.registry import get_handler
 

@@ -6,7 +6,8 @@ import pytest
 
 from delivery.models import Shipment, ShipmentStatus
 from delivery.tests.factories import ShipmentFactory, order_cancelled, order_confirmed
-from events.consumer import Outcome, deliver
+from events.inbox.apply import Outcome
+from events.inbox.deliver import deliver
 from events.registry import get_handler
 
 pytestmark = pytest.mark.django_db(databases=["delivery"])

@@ -15,7 +15,7 @@ from django.utils import timezone
 from delivery import services, tasks
 from delivery.models import Shipment, ShipmentStatus
 from delivery.tests.factories import ShipmentFactory, order_cancelled, order_confirmed
-from events.consumer import deliver
+from events.inbox.deliver import deliver
 from events.registry import get_handler
 
 S = ShipmentStatus

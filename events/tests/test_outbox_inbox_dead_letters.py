@@ -7,12 +7,15 @@ from django.core.management import call_command
 from django.db import transaction
 
 from events import publish
-from events.consumer import Outcome, apply, apply_batch, deliver, replay
 from events.envelope import Event
+from events.inbox.apply import Outcome, apply, apply_batch
+from events.inbox.dead_letters import replay
+from events.inbox.deliver import deliver
 from events.models import DeadLetter, InboxEntry, OutboxEvent
-from events.outbox import PublishOutsideTransaction
+from events.outbox.locks import FileLock
+from events.outbox.publish import PublishOutsideTransaction
+from events.outbox.relay import Relay
 from events.registry import Handler
-from events.relay import FileLock, Relay
 from events.schemas import EventSchemaError
 from events.transports import Message
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
-from django.conf import settings
-
 from events.envelope import Event, kafka_record
+from events.settings import events_settings
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,14 @@ class Transport(Protocol):
 
 
 def get_transport(name: str | None = None) -> Transport:
-    """The transport named in settings.EVENTS['TRANSPORT'] (or `name`)."""
-    name = name or settings.EVENTS["TRANSPORT"]
+    """The transport named in EVENTS['TRANSPORT'] (or `name`)."""
+    name = name or events_settings.TRANSPORT
     if name == "local":
         from events.transports.local import LocalTransport
 
-        return LocalTransport(services=settings.SHOP_SERVICES)
+        return LocalTransport(services=events_settings.served_services())
     if name == "kafka":
-        from events.transports.kafka import KafkaTransport
+        from events.transports.kafka.producer import KafkaTransport
 
-        return KafkaTransport(bootstrap_servers=settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"])
+        return KafkaTransport(bootstrap_servers=events_settings.KAFKA_BOOTSTRAP_SERVERS)
     raise ValueError(f"unknown EVENTS_TRANSPORT {name!r}: use 'local' or 'kafka'")

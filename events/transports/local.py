@@ -6,7 +6,7 @@ so delivery is at-least-once with exactly-once effects, as with Kafka.
 
 from __future__ import annotations
 
-from events.consumer import deliver_to_all
+from events.inbox.deliver import deliver_to_all
 from events.transports import Message
 
 

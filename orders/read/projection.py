@@ -18,6 +18,23 @@ from django.db.models import F
 from django.utils import timezone
 
 from events import Event, handles
+from events.schemas import topic_for
+from orders.event_types import (
+    ORDER_CANCELLED,
+    ORDER_CONFIRMED,
+    ORDER_DELIVERED,
+    ORDER_PLACED,
+    ORDER_REJECTED,
+    ORDER_SHIPPED,
+    SHIPMENT_CANCELLED,
+    SHIPMENT_CREATED,
+    SHIPMENT_DELIVERED,
+    SHIPMENT_IN_TRANSIT,
+    SHIPMENT_PICKED_UP,
+    STOCK_REJECTED,
+    STOCK_RELEASED,
+    STOCK_RESERVED,
+)
 from orders.read.apps import ALIAS
 from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
 
@@ -25,22 +42,22 @@ PROJECTION = "order_summary"
 
 # event type -> fact it records about the order
 FACTS = {
-    "shop.orders.order_placed.v1": "placed",
-    "shop.orders.order_confirmed.v1": "confirmed",
-    "shop.orders.order_rejected.v1": "rejected",
-    "shop.orders.order_cancelled.v1": "cancelled",
-    "shop.orders.order_shipped.v1": "shipped",
-    "shop.orders.order_delivered.v1": "delivered",
-    "shop.catalog.stock_reserved.v1": "stock_reserved",
-    "shop.catalog.stock_rejected.v1": "stock_rejected",
-    "shop.catalog.stock_released.v1": "stock_released",
-    "shop.delivery.shipment_created.v1": "shipment_created",
-    "shop.delivery.shipment_picked_up.v1": "shipment_picked_up",
-    "shop.delivery.shipment_in_transit.v1": "shipment_in_transit",
-    "shop.delivery.shipment_delivered.v1": "shipment_delivered",
-    "shop.delivery.shipment_cancelled.v1": "shipment_cancelled",
+    ORDER_PLACED: "placed",
+    ORDER_CONFIRMED: "confirmed",
+    ORDER_REJECTED: "rejected",
+    ORDER_CANCELLED: "cancelled",
+    ORDER_SHIPPED: "shipped",
+    ORDER_DELIVERED: "delivered",
+    STOCK_RESERVED: "stock_reserved",
+    STOCK_REJECTED: "stock_rejected",
+    STOCK_RELEASED: "stock_released",
+    SHIPMENT_CREATED: "shipment_created",
+    SHIPMENT_PICKED_UP: "shipment_picked_up",
+    SHIPMENT_IN_TRANSIT: "shipment_in_transit",
+    SHIPMENT_DELIVERED: "shipment_delivered",
+    SHIPMENT_CANCELLED: "shipment_cancelled",
 }
-TOPICS = sorted({"shop.orders.order", "shop.catalog.reservation", "shop.delivery.shipment"})
+TOPICS = sorted({topic_for(event_type) for event_type in FACTS})
 
 # The first fact present (in this order) decides the status. Terminal facts come first, so a
 # late or out-of-order event can never move a summary backwards.
@@ -98,20 +115,7 @@ def project(event: Event, generations: Iterable[int]) -> None:
             )
 
 
-@handles("shop.orders.order_placed.v1")
-@handles("shop.orders.order_confirmed.v1")
-@handles("shop.orders.order_rejected.v1")
-@handles("shop.orders.order_cancelled.v1")
-@handles("shop.orders.order_shipped.v1")
-@handles("shop.orders.order_delivered.v1")
-@handles("shop.catalog.stock_reserved.v1")
-@handles("shop.catalog.stock_rejected.v1")
-@handles("shop.catalog.stock_released.v1")
-@handles("shop.delivery.shipment_created.v1")
-@handles("shop.delivery.shipment_picked_up.v1")
-@handles("shop.delivery.shipment_in_transit.v1")
-@handles("shop.delivery.shipment_delivered.v1")
-@handles("shop.delivery.shipment_cancelled.v1")
+@handles(*FACTS)
 def project_order_summary(event: Event) -> None:
     """The live projection: applies each event to the serving generation and, while a rebuild
     runs, to the generation being built, so the rebuilt one misses nothing."""
@@ -151,7 +155,7 @@ def _summary_for_update(generation: int, order_id: int) -> OrderSummary:
 
 def _apply_fields(summary: OrderSummary, event: Event) -> None:
     data: dict[str, Any] = event.data
-    if event.type == "shop.orders.order_placed.v1":
+    if event.type == ORDER_PLACED:
         summary.customer_id = data["customer_id"]
         summary.currency = data["currency"]
         summary.total = Decimal(data["total"])
@@ -161,7 +165,7 @@ def _apply_fields(summary: OrderSummary, event: Event) -> None:
             {**line, "line_total": f"{Decimal(line['unit_price']) * line['quantity']:.2f}"}
             for line in data["lines"]
         ]
-    elif event.type in ("shop.orders.order_rejected.v1", "shop.orders.order_cancelled.v1"):
+    elif event.type in (ORDER_REJECTED, ORDER_CANCELLED):
         summary.status_reason = data["reason"]
     if "shipment_id" in data:
         summary.shipment_id = data["shipment_id"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.consumer import Outcome, deliver
 from events.envelope import Event
+from events.inbox.apply import Outcome
+from events.inbox.deliver import deliver
 from events.models import OutboxEvent
 from events.registry import get_handler
 from events.schemas import validate
@@ -66,7 +67,7 @@ def shipment_event(fact: str, order_id: int, shipment_id: int = 7, tracking_code
 def project_published() -> None:
     """Run the read-side projection (only it) over everything orders has published, as the
     relay would deliver it: reads in the API come from that projection."""
-    from events.consumer import apply
+    from events.inbox.apply import apply
     from events.models import OutboxEvent
 
     projection = get_handler("orders_read.project_order_summary")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.consumer import Outcome
+from events.inbox.apply import Outcome
 from events.models import DeadLetter
 from orders import services
 from orders.models import Order, ProductSnapshot

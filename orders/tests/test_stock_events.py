@@ -2,7 +2,7 @@
 
 import pytest
 
-from events.consumer import Outcome
+from events.inbox.apply import Outcome
 from events.models import DeadLetter
 from orders.models import Order
 from orders.tests.factories import OrderFactory

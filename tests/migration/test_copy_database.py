@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events import publish
-from events.consumer import park
 from events.envelope import Event
+from events.inbox.dead_letters import park
 from events.models import DeadLetter, InboxEntry, OutboxEvent
 from events.registry import get_handler
 from shop import database_copy as dbcopy

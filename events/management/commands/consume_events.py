@@ -2,13 +2,12 @@ import signal
 import threading
 import time
 
-from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
 from events import heartbeat
 from events.registry import all_handlers
-from events.transports.kafka import KafkaConsumerRuntime, consumer_group
-from shop.topology import SERVICES
+from events.settings import events_settings
+from events.transports.kafka.consumer import KafkaConsumerRuntime, consumer_group
 
 # A loop turn takes one poll (<= 0.5 s) plus applying its records, retries included: seconds.
 STALL_SECONDS = 120
@@ -17,7 +16,7 @@ STALL_SECONDS = 120
 class Command(BaseCommand):
     help = (
         "Consume events from Kafka for one service: one consumer group per service database "
-        "(orders: shop.orders for the saga, shop.orders.orders_read for the read side), each in its "
+        "(e.g. shop.orders for the saga, shop.orders.orders_read for the read side), each in its "
         "own thread. Each record is applied with its inbox row in one transaction, then its offset "
         "is committed."
     )
@@ -33,16 +32,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, service, databases=None, **options):
-        if settings.EVENTS["TRANSPORT"] != "kafka":
+        if events_settings.TRANSPORT != "kafka":
             raise CommandError(
                 "consume_events needs EVENTS_TRANSPORT=kafka (the local transport consumes in-process)"
             )
-        if service not in settings.SHOP_SERVICES:
-            raise CommandError(
-                f"this process does not serve {service!r} (SHOP_SERVICES={settings.SHOP_SERVICES})"
-            )
+        served = events_settings.served_services()
+        if service not in served:
+            raise CommandError(f"this process does not serve {service!r} (it serves {served})")
         with_handlers = {h.alias for h in all_handlers([service])}
-        aliases = databases or [a for a in SERVICES[service].aliases if a in with_handlers]
+        aliases = databases or [a for a in events_settings.services()[service] if a in with_handlers]
         unknown = sorted(set(aliases) - with_handlers)
         if unknown:
             raise CommandError(

@@ -1,8 +1,8 @@
-from django.conf import settings
 from django.core.management import BaseCommand
 
 from events.models import DeadLetter
-from events.relay import backlog
+from events.outbox.relay import backlog
+from events.settings import events_settings
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self.stdout.write(f"{'database':<14}{'pending':>9}{'oldest (s)':>12}{'dead letters':>14}")
-        for alias in settings.SERVED_ALIASES:
+        for alias in events_settings.served_databases():
             pending, age = backlog(alias)
             parked = DeadLetter.objects.using(alias).filter(status=DeadLetter.Status.PARKED).count()
             self.stdout.write(

@@ -1,7 +1,9 @@
-from django.conf import settings
+from typing import Any
+
 from django.core.management import BaseCommand, CommandError
 
 from events.history import HistoryRefused, publish_history
+from events.settings import events_settings
 from events.transports import get_transport
 
 
@@ -14,14 +16,16 @@ class Command(BaseCommand):
         "copying the databases and ensure_topics, before starting any relay or consumer."
     )
 
-    def handle(self, *args, **options):
-        if settings.EVENTS["TRANSPORT"] != "kafka":
+    def handle(self, *args: Any, **options: Any) -> None:
+        if events_settings.TRANSPORT != "kafka":
             raise CommandError(
                 "publish_event_history moves the history onto Kafka: set EVENTS_TRANSPORT=kafka"
             )
         transport = get_transport()
         try:
-            result = publish_history(settings.SERVED_ALIASES, settings.SHOP_SERVICES, transport)
+            result = publish_history(
+                events_settings.served_databases(), events_settings.served_services(), transport
+            )
         except HistoryRefused as exc:
             raise CommandError(f"refused: {exc}")
         finally:

@@ -1,10 +1,10 @@
 import signal
 import threading
 
-from django.conf import settings
 from django.core.management import BaseCommand
 
-from events import relay
+from events.outbox import relay
+from events.settings import events_settings
 from events.transports import get_transport
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, aliases=None, once=False, **options):
-        aliases = aliases or settings.SERVED_ALIASES
+        aliases = aliases or events_settings.served_databases()
         transport = get_transport()
         try:
             if once:
@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
-            self.stdout.write(f"relaying {', '.join(aliases)} via {settings.EVENTS['TRANSPORT']}")
+            self.stdout.write(f"relaying {', '.join(aliases)} via {events_settings.TRANSPORT}")
             relay.run(aliases, transport, stop=stop, wake=wake, listen=True)
         finally:
             transport.close()

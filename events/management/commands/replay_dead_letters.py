@@ -1,9 +1,9 @@
-from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
-from events.consumer import replay
+from events.inbox.dead_letters import replay
 from events.models import DeadLetter
 from events.registry import get_handler
+from events.settings import events_settings
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, aliases=None, handler=None, ids=None, **options):
         failed = 0
-        for alias in aliases or settings.SERVED_ALIASES:
+        for alias in aliases or events_settings.served_databases():
             parked = DeadLetter.objects.using(alias).filter(status=DeadLetter.Status.PARKED)
             if handler:
                 parked = parked.filter(handler=handler)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.consumer import Outcome, apply
+from events.inbox.apply import Outcome, apply
 from events.registry import get_handler
 from orders.read.models import SUMMARY_CONTENT, OrderSummary
 from orders.read.projection import projection_state

@@ -4,7 +4,7 @@ from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Max
 
-from events.log import event_log
+from events.eventlog import event_log
 from orders.read.apps import ALIAS
 from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
 from orders.read.projection import FACTS, TOPICS, project, projection_state

@@ -1,22 +1,19 @@
 """The relay: moves committed outbox rows to the transport, in order, at least once.
 
-One active relay per database (a lock: a Postgres advisory lock, or a file lock beside a SQLite
-file), so rows leave in id order and one aggregate's events keep their order even with several
-replicas running; the others wait as standbys and take over when the holder dies.
+One active relay per database (events/outbox/locks.py), so rows leave in id order and one
+aggregate's events keep their order even with several replicas running; the others wait as
+standbys and take over when the holder dies. Woken at commit (events/outbox/wakeup.py), it
+also polls as a safety net.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterable
-from pathlib import Path
+from typing import Any
 
-from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Min, QuerySet
 from django.db.models.fields.json import KT
@@ -25,6 +22,9 @@ from django.utils import timezone
 from events import faults, heartbeat, metrics
 from events.envelope import ATTRIBUTES
 from events.models import OutboxEvent
+from events.outbox.locks import lock_for
+from events.outbox.wakeup import listen as listen_for_commits
+from events.settings import events_settings
 from events.transports import Message, Transport
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Relay:
     def __init__(self, alias: str, transport: Transport, batch_size: int | None = None):
         self.alias = alias
         self.transport = transport
-        self.batch_size = batch_size or settings.EVENTS["RELAY_BATCH_SIZE"]
+        self.batch_size = batch_size or events_settings.RELAY_BATCH_SIZE
 
     def relay_batch(self) -> int:
         """Send the oldest unpublished rows (up to batch_size); mark them published once the
@@ -95,7 +95,7 @@ def outbox_messages(rows: QuerySet[OutboxEvent], limit: int) -> list[tuple[int, 
     ]
 
 
-def _present(attributes) -> dict:
+def _present(attributes: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     return {name: value for name, value in attributes if value is not None}
 
 
@@ -123,146 +123,6 @@ def relay_until_empty(aliases: Iterable[str], transport: Transport, max_rounds: 
     raise RuntimeError(f"outboxes still not empty after {max_rounds} rounds: an event loop?")
 
 
-# --- one active relay per database ----------------------------------------------------------------
-
-
-class RelayLock:
-    """Held by the one active relay of a database. acquire() never blocks."""
-
-    def acquire(self) -> bool:
-        raise NotImplementedError
-
-    def release(self) -> None:
-        raise NotImplementedError
-
-
-class FileLock(RelayLock):
-    """flock on a file beside the SQLite database: released by the kernel when the holder dies."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        import os
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            import os
-
-            os.close(self._fd)
-            self._fd = None
-
-
-class PostgresAdvisoryLock(RelayLock):
-    """A session-level advisory lock on a dedicated connection: released by the server when the
-    holder's connection goes away, so a standby takes over as soon as the holder dies."""
-
-    def __init__(self, alias: str):
-        self.alias = alias
-        self.key = zlib.crc32(f"shop.relay.{connections[alias].settings_dict['NAME']}".encode())
-        self._conn = None
-
-    def acquire(self) -> bool:
-        try:
-            if self._conn is not None and not self._conn.closed:
-                # Still ours while the session lives; the probe notices a dropped connection.
-                self._conn.execute("SELECT 1")
-                return True
-        except Exception:
-            self.release()
-        try:
-            self._conn = self._conn if self._conn and not self._conn.closed else _pg_connect(self.alias)
-            held = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]
-        except Exception as exc:
-            log.warning("relay lock on %s unavailable: %s", self.alias, exc)
-            self.release()
-            return False
-        if not held:
-            self.release()
-        return held
-
-    def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-
-def _pg_connect(alias: str):
-    """A dedicated autocommit connection (not Django's): its life is the lock's or listener's."""
-    import psycopg
-
-    s = connections[alias].settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"],
-        user=s["USER"],
-        password=s["PASSWORD"],
-        host=s["HOST"] or None,
-        port=s["PORT"] or None,
-        autocommit=True,
-        connect_timeout=5,
-    )
-
-
-NOTIFY_CHANNEL = "shop_outbox"
-
-
-def _listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
-    """Whenever a transaction that wrote to this database's outbox commits (publish() sends
-    NOTIFY inside the transaction; Postgres delivers it at commit), add the alias to `notified`
-    and set `wake`."""
-    while not stop.is_set():
-        try:
-            with _pg_connect(alias) as conn:
-                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                while not stop.is_set():
-                    for _ in conn.notifies(timeout=1.0):
-                        notified.add(alias)
-                        wake.set()
-        except Exception as exc:
-            log.warning("LISTEN on %s failed, polling until it is back: %s", alias, exc)
-            stop.wait(1.0)
-
-
-class ThreadLock(RelayLock):
-    """For in-memory test databases, which only this process can see."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._held = False
-
-    def acquire(self) -> bool:
-        self._held = self._held or self._lock.acquire(blocking=False)
-        return self._held
-
-    def release(self) -> None:
-        if self._held:
-            self._lock.release()
-            self._held = False
-
-
-def lock_for(alias: str) -> RelayLock:
-    connection = connections[alias]
-    if connection.vendor == "postgresql":
-        return PostgresAdvisoryLock(alias)
-    name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
-        return FileLock(Path(name + ".relay-lock"))
-    return ThreadLock()
-
-
 def run(
     aliases: list[str],
     transport: Transport,
@@ -276,7 +136,7 @@ def run(
     woken (a commit) or the poll interval passes. Standby for databases whose lock another
     relay holds. With `listen`, Postgres NOTIFY wakes it within milliseconds of a commit; the
     poll stays as the safety net. Returns when `stop` is set, after the batch in flight."""
-    poll = poll_seconds if poll_seconds is not None else settings.EVENTS["RELAY_POLL_SECONDS"]
+    poll = poll_seconds if poll_seconds is not None else events_settings.RELAY_POLL_SECONDS
     relays = {alias: Relay(alias, transport) for alias in aliases}
     locks = {alias: lock_for(alias) for alias in aliases}
     active: set[str] = set()
@@ -289,7 +149,9 @@ def run(
         for alias in aliases:
             if connections[alias].vendor == "postgresql":
                 listening.add(alias)
-                threading.Thread(target=_listen, args=(alias, wake, stop, notified), daemon=True).start()
+                threading.Thread(
+                    target=listen_for_commits, args=(alias, wake, stop, notified), daemon=True
+                ).start()
     woken = False
     try:
         while not stop.is_set():

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.conf import settings
-
 from events.envelope import EnvelopeError, Event
 from events.models import OutboxEvent
+from events.settings import events_settings
 
 
 class EventLog:
@@ -32,7 +31,7 @@ class EventLog:
 class OutboxLog(EventLog):
     def __init__(self, topics: list[str], aliases: list[str] | None = None):
         super().__init__(topics)
-        self.aliases = aliases or settings.SERVED_ALIASES
+        self.aliases = aliases or events_settings.served_databases()
         self._end = {
             a: OutboxEvent.objects.using(a).order_by("-id").values_list("id", flat=True).first() or 0
             for a in self.aliases
@@ -59,14 +58,14 @@ class KafkaLog(EventLog):
     def __init__(self, topics: list[str]):
         from kafka import KafkaConsumer, TopicPartition
 
-        from events.transports.kafka import kafka_name
+        from events.transports.kafka import client_id, kafka_name
 
         super().__init__(topics)
         self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.EVENTS["KAFKA_BOOTSTRAP_SERVERS"],
+            bootstrap_servers=events_settings.KAFKA_BOOTSTRAP_SERVERS,
             group_id=None,
             enable_auto_commit=False,
-            client_id="shop-event-log",
+            client_id=client_id("event-log"),
         )
         self.partitions = [
             TopicPartition(kafka_name(t), p)
@@ -101,6 +100,7 @@ class KafkaLog(EventLog):
 
 
 def event_log(topics: list[str]) -> EventLog:
-    if settings.EVENTS["TRANSPORT"] == "kafka":
+    """The log of the configured transport: the Kafka topics, or (local) the outbox tables."""
+    if events_settings.TRANSPORT == "kafka":
         return KafkaLog(topics)
     return OutboxLog(topics)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 
-from events import runtime, tracing
+from events import tracing
 from events.envelope import Event
 from events.models import OutboxEvent
-from events.relay import NOTIFY_CHANNEL
+from events.outbox import wakeup
 from events.schemas import topic_for, validate
 
 
@@ -33,7 +33,7 @@ def publish(event_type: str, *, key: int | str, data: dict[str, Any], using: str
     validate(event_type, data)
     event = Event(
         type=event_type,
-        source=f"/shop/{event_type.split('.')[1]}",
+        source=source_of(event_type),
         subject=str(key),
         data=data,
         traceparent=tracing.new_traceparent(),
@@ -46,10 +46,11 @@ def publish(event_type: str, *, key: int | str, data: dict[str, Any], using: str
         type=event_type,
         envelope=event.to_dict(),
     )
-    # Wake the relay the moment this commits instead of waiting for its next poll: in-process
-    # (the monolith) and, on Postgres, any relay process LISTENing (NOTIFY is sent at commit).
-    transaction.on_commit(lambda: runtime.kick(using), using=using)
-    if connections[using].vendor == "postgresql":
-        with connections[using].cursor() as cursor:
-            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    wakeup.on_publish(using)  # the relay sends it the moment this commits, not at its next poll
     return event
+
+
+def source_of(event_type: str) -> str:
+    """The CloudEvents `source` of a type `<system>.<app>.<fact>.v<N>`: `/<system>/<app>`."""
+    system, app = event_type.split(".")[:2]
+    return f"/{system}/{app}"

@@ -1,8 +1,9 @@
-"""The monolith's in-process event runtime: a relay thread woken right after each commit.
+"""The monolith's relay: a thread inside the web process, woken right after each commit.
 
 In the split deployment a separate `relay_outbox` process does this, woken by Postgres NOTIFY;
-here publish() schedules kick() on commit, so the saga moves on within milliseconds without any
-other process. Nothing is sent inside the request: the thread picks the rows up after commit.
+here publish() kicks events.outbox.wakeup on commit, so the saga moves on within milliseconds
+without any other process. Nothing is sent inside the request: the thread picks the rows up
+after commit. Started by the host (EVENTS["RELAY_IN_PROCESS"]) once its apps are loaded.
 """
 
 from __future__ import annotations
@@ -10,17 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 
+from events.outbox.wakeup import wake
+
 log = logging.getLogger(__name__)
 
-_wake = threading.Event()
 _stop = threading.Event()
 _thread: threading.Thread | None = None
 _start_lock = threading.Lock()
-
-
-def kick(alias: str | None = None) -> None:
-    """Wake the in-process relay (a no-op where none runs: another process polls/listens)."""
-    _wake.set()
 
 
 def start() -> None:
@@ -29,9 +26,8 @@ def start() -> None:
     with _start_lock:
         if _thread is not None:
             return
-        from django.conf import settings
-
-        from events import relay
+        from events.outbox import relay
+        from events.settings import events_settings
         from events.transports import get_transport
 
         def loop() -> None:
@@ -40,22 +36,23 @@ def start() -> None:
             while not _stop.is_set():
                 transport = get_transport()
                 try:
-                    relay.run(settings.SERVED_ALIASES, transport, stop=_stop, wake=_wake)
+                    relay.run(events_settings.served_databases(), transport, stop=_stop, wake=wake)
                 except Exception:
                     log.exception("in-process relay crashed; restarting in 1s")
                     _stop.wait(1.0)
                 finally:
                     transport.close()
 
-        _thread = threading.Thread(target=loop, name="shop-relay", daemon=True)
+        _thread = threading.Thread(target=loop, name=f"{events_settings.NAME}-relay", daemon=True)
         _thread.start()
-        log.info("in-process relay started (transport=%s)", settings.EVENTS["TRANSPORT"])
+        log.info("in-process relay started (transport=%s)", events_settings.TRANSPORT)
 
 
 def stop(timeout: float = 10.0) -> None:
+    """Stop the relay thread after its batch in flight (tests; process shutdown)."""
     global _thread
     _stop.set()
-    _wake.set()
+    wake.set()
     if _thread is not None:
         _thread.join(timeout)
         _thread = None

@@ -1,0 +1,58 @@
+"""Waking the relay the moment an outbox row commits, instead of at its next poll.
+
+- In-process (the monolith): publish() schedules kick() on commit; the relay thread waits on
+  `wake`.
+- Across processes (Postgres): publish() sends NOTIFY inside its transaction, Postgres delivers
+  it at commit, and every relay LISTENing on that database wakes (listen()).
+
+The relay also polls, so a lost wake-up (a listener reconnecting) only costs one poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import connections, transaction
+
+from events.outbox.postgres import dedicated_connection
+from events.settings import events_settings
+
+log = logging.getLogger(__name__)
+
+# Set on commit of a publish in this process: what the in-process relay thread waits on.
+wake = threading.Event()
+
+
+def kick(alias: str | None = None) -> None:
+    """Wake the in-process relay (a no-op where none runs: another process polls/listens)."""
+    wake.set()
+
+
+def channel() -> str:
+    """The LISTEN/NOTIFY channel of the outboxes."""
+    return f"{events_settings.NAME}_outbox"
+
+
+def on_publish(using: str) -> None:
+    """Called by publish() inside its transaction: wake relays once that transaction commits."""
+    transaction.on_commit(lambda: kick(using), using=using)
+    if connections[using].vendor == "postgresql":
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"NOTIFY {channel()}")
+
+
+def listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
+    """Until `stop`: whenever a transaction that wrote to this database's outbox commits, add
+    the alias to `notified` and set `wake`. Reconnects after a failure (polling covers the gap)."""
+    while not stop.is_set():
+        try:
+            with dedicated_connection(alias) as conn:
+                conn.execute(f"LISTEN {channel()}")
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=1.0):
+                        notified.add(alias)
+                        wake.set()
+        except Exception as exc:
+            log.warning("LISTEN on %s failed, polling until it is back: %s", alias, exc)
+            stop.wait(1.0)

@@ -1,0 +1,181 @@
+"""The consumers' side of Kafka: one consumer group per service database, each poll applied in one
+database transaction with its inbox rows (events.inbox), offsets committed after it, and every
+record that could not be applied copied to the service's dead letter topic.
+
+A crash between a database commit and the offset commit redelivers those records; the inbox
+turns the redelivery into a no-op, so effects happen exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from events import faults, metrics
+from events.envelope import EnvelopeError, Event
+from events.inbox.apply import Outcome, apply_batch
+from events.inbox.deliver import deliver
+from events.registry import all_handlers
+from events.schemas import topic_for
+from events.settings import events_settings
+from events.transports.kafka import client_id, dead_letter_topic, kafka_name
+from events.transports.kafka.admin import group_lag
+from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, producer_config
+
+log = logging.getLogger(__name__)
+
+
+def consumer_group(alias: str) -> str:
+    """One consumer group per service database: `<NAME>.<service>` for the handlers writing to
+    the service's own database, `<NAME>.<service>.<alias>` for those writing to another of its
+    databases (e.g. a read side's). So a slow projection never holds up the saga, nor
+    the saga the projection, and each side's lag is its group's lag."""
+    suffix = "" if events_settings.is_own_database(alias) else f".{alias}"
+    return kafka_name(f"{events_settings.NAME}.{events_settings.service_of(alias)}{suffix}")
+
+
+def consumer_config(alias: str) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": events_settings.KAFKA_BOOTSTRAP_SERVERS,
+        "group_id": consumer_group(alias),
+        "client_id": client_id(f"consumer-{alias}"),
+        "enable_auto_commit": False,  # offsets are committed after the database transaction
+        "auto_offset_reset": "earliest",  # a new service reads every retained event
+        # A fresh group starts consuming in about a second, and a dead member's partitions
+        # move to a live one within the session timeout.
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 1_000,
+        "max_poll_records": 200,
+        "fetch_max_wait_ms": 100,
+        "metadata_max_age_ms": 30_000,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+class KafkaConsumerRuntime:
+    """The consumer of one service database: poll, apply each record to the handlers writing to
+    that database (inbox, retries, dead letters: events.inbox), then commit the offsets of
+    what was applied.
+
+    A crash between a database commit and the offset commit redelivers those records; the
+    inbox turns the redelivery into a no-op, so effects happen exactly once.
+    """
+
+    def __init__(self, alias: str, *, on_batch: Callable[[int], None] | None = None):
+        from kafka import KafkaConsumer
+
+        self.alias = alias
+        self.service = events_settings.service_of(alias)
+        self.handlers = [h for h in all_handlers([self.service]) if h.alias == alias]
+        self.topics = sorted({topic_for(h.event_type) for h in self.handlers})
+        if not self.topics:
+            raise ValueError(f"no event handlers write to database {alias!r}")
+        self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(alias))
+        self.on_batch = on_batch
+        self._dead_letters = None
+        self.last_progress = time.monotonic()  # end of the last loop turn: for liveness
+
+    def run(self, stop: threading.Event) -> None:
+        group = consumer_group(self.alias)
+        log.info("consuming %s for database %s (group %s)", ", ".join(self.topics), self.alias, group)
+        from kafka.errors import CommitFailedError, KafkaError
+
+        try:
+            while not stop.is_set():
+                self.last_progress = time.monotonic()
+                try:
+                    self.poll_once()
+                except CommitFailedError as exc:
+                    # The group rebalanced (e.g. after a broker outage) while we held records: they
+                    # were applied, but their offsets go uncommitted, so they come again and the
+                    # inbox turns the repeat into a no-op. Keep consuming.
+                    log.warning(
+                        "offset commit failed after a rebalance, records will be redelivered: %s", exc
+                    )
+                except KafkaError as exc:
+                    log.warning("Kafka unavailable, retrying: %s", exc)
+                    stop.wait(1.0)
+        finally:
+            self.consumer.close(autocommit=False)
+            if self._dead_letters is not None:
+                self._dead_letters.close(timeout=5)
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        """Apply one poll's records, then commit their offsets. The records' effects commit in one
+        database transaction (events.inbox.apply.apply_batch); if any of them fails, they are applied
+        one by one instead, with retries and dead letters for the failing ones."""
+        from kafka import OffsetAndMetadata
+
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        records = [record for partition_records in batch.values() for record in partition_records]
+        pairs = []
+        for record in records:
+            try:
+                event = Event.from_kafka(record.value, record.headers)
+            except EnvelopeError as exc:
+                # Not even an event: nothing can apply it, so it goes straight to the DLT.
+                log.error(
+                    "unreadable record %s/%d@%d: %s", record.topic, record.partition, record.offset, exc
+                )
+                self._to_dead_letter_topic(record, str(exc), handler="-")
+                continue
+            pairs += [(event, h, record) for h in self.handlers if h.event_type == event.type]
+        if pairs and apply_batch([(e, h) for e, h, _ in pairs], self.alias) is None:
+            for event, handler, record in pairs:
+                if deliver(event, handler) is Outcome.PARKED:
+                    self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
+        if records:
+            faults.point("consumer.applied_before_offset_commit")
+            # One commit per poll, after the database commit: a crash in between redoes this
+            # poll's records, and the inbox turns each of them into a no-op.
+            self.consumer.commit(
+                {
+                    partition: OffsetAndMetadata(partition_records[-1].offset + 1, "", -1)
+                    for partition, partition_records in batch.items()
+                }
+            )
+            if self.on_batch:
+                self.on_batch(len(records))
+        self._record_lag()
+        return len(records)
+
+    def _to_dead_letter_topic(self, record, error: str, *, handler: str) -> None:
+        """Copy the record, original headers included, to this service's dead letter topic.
+        The parked row in the service's database (if the event was readable) is what gets
+        replayed; the topic lets operators and tooling see every failure, even unreadable ones."""
+        from kafka import KafkaProducer
+
+        if self._dead_letters is None:
+            self._dead_letters = KafkaProducer(**producer_config(events_settings.KAFKA_BOOTSTRAP_SERVERS))
+        headers = [
+            *(record.headers or []),
+            ("dlt_error", error.encode()[:4000]),
+            ("dlt_handler", handler.encode()),
+            ("dlt_group", consumer_group(self.alias).encode()),
+            ("dlt_origin", f"{record.topic}/{record.partition}@{record.offset}".encode()),
+        ]
+        topic = kafka_name(dead_letter_topic(self.service))
+        self._dead_letters.send(topic, key=record.key, value=record.value, headers=headers).get(
+            timeout=SEND_TIMEOUT_SECONDS
+        )
+
+    def _record_lag(self) -> None:
+        try:
+            for partition in self.consumer.assignment():
+                highwater = self.consumer.highwater(partition)
+                position = self.consumer.position(partition)
+                if highwater is not None and position is not None:
+                    metrics.CONSUMER_LAG.labels(
+                        consumer_group(self.alias), partition.topic, partition.partition
+                    ).set(highwater - position)
+        except Exception:  # lag is best-effort telemetry
+            pass
+
+
+def consumer_lag(alias: str, topics: list[str]) -> tuple[int, float]:
+    """(records on `topics` the consumer group of database `alias` has not committed yet, age in
+    seconds of the oldest of them, or 0.0)."""
+    return group_lag(consumer_group(alias), topics)

@@ -1,0 +1,26 @@
+"""The event types the orders service (orders and its read side, orders_read) publishes and
+consumes, named once. Each is a contract, not code: its schema is events/schemas/<type>.json,
+which also names its topic (`x-topic`)."""
+
+# Published by orders.
+ORDER_PLACED = "shop.orders.order_placed.v1"
+ORDER_CONFIRMED = "shop.orders.order_confirmed.v1"
+ORDER_REJECTED = "shop.orders.order_rejected.v1"
+ORDER_CANCELLED = "shop.orders.order_cancelled.v1"
+ORDER_SHIPPED = "shop.orders.order_shipped.v1"
+ORDER_DELIVERED = "shop.orders.order_delivered.v1"
+
+# Consumed from catalog.
+PRODUCT_CREATED = "shop.catalog.product_created.v1"
+PRODUCT_UPDATED = "shop.catalog.product_updated.v1"
+PRICE_CHANGED = "shop.catalog.price_changed.v1"
+STOCK_RESERVED = "shop.catalog.stock_reserved.v1"
+STOCK_REJECTED = "shop.catalog.stock_rejected.v1"
+STOCK_RELEASED = "shop.catalog.stock_released.v1"
+
+# Consumed from delivery.
+SHIPMENT_CREATED = "shop.delivery.shipment_created.v1"
+SHIPMENT_PICKED_UP = "shop.delivery.shipment_picked_up.v1"
+SHIPMENT_IN_TRANSIT = "shop.delivery.shipment_in_transit.v1"
+SHIPMENT_DELIVERED = "shop.delivery.shipment_delivered.v1"
+SHIPMENT_CANCELLED = "shop.delivery.shipment_cancelled.v1"
