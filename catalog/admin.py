@@ -7,7 +7,6 @@ saga writes: read-only here.
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 
 from catalog import services
@@ -17,25 +16,10 @@ from shop.admin import ReadOnlyAdminMixin
 _EDITABLE = ["sku", "name", "description", "price", "currency", "stock", "active"]
 
 
-class ProductAdminForm(forms.ModelForm):
-    class Meta:
-        model = Product
-        fields = _EDITABLE
-
-    def clean(self):
-        cleaned = super().clean()
-        given = {name: cleaned[name] for name in _EDITABLE if cleaned.get(name) is not None}
-        try:
-            services.clean_product_fields(given)
-        except services.InvalidProduct as exc:
-            for name, message in exc.errors.items():
-                self.add_error(name, message)
-        return cleaned
-
-
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    form = ProductAdminForm
+    # The form validates with the model's rules (catalog/models.py), the messages the API gives.
+    fields = _EDITABLE
     list_display = ["sku", "name", "price", "currency", "stock", "active", "updated_at"]
     list_filter = ["active", "currency"]
     search_fields = ["sku", "name"]

@@ -6,6 +6,7 @@ reservation per order, positive reserved quantities) are database constraints, n
 
 from decimal import Decimal
 
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -16,16 +17,27 @@ SKU_MAX_LENGTH = 64  # as in the product event schemas
 NAME_MAX_LENGTH = 200
 DEFAULT_CURRENCY = "EUR"
 
+# A product's field rules, each with its message, written once: on the model's fields below.
+# The services validate with them (full_clean()), the admin's form gets them from the model, and
+# the API's serializer takes these same validators.
+SKU_RULE = RegexValidator(
+    r"\A[A-Za-z0-9][A-Za-z0-9._-]*\Z",
+    "Use only letters, digits, '.', '_' and '-', starting with a letter or digit.",
+)
+CURRENCY_RULE = RegexValidator(r"\A[A-Z]{3}\Z", "Use a 3-letter ISO 4217 code in capitals, e.g. EUR.")
+
 
 class Product(models.Model):
     """Something for sale. `stock` is what can still be reserved (reserved units are not in it)."""
 
-    sku = models.CharField(max_length=SKU_MAX_LENGTH, unique=True)
+    sku = models.CharField(max_length=SKU_MAX_LENGTH, unique=True, validators=[SKU_RULE])
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     description = models.TextField(blank=True, default="")
-    price = models.DecimalField(max_digits=12, decimal_places=2)
-    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
-    stock = models.PositiveIntegerField(default=0)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(MAX_PRICE)]
+    )
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY, validators=[CURRENCY_RULE])
+    stock = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_STOCK)])
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -48,6 +60,11 @@ class Product(models.Model):
         return f"{self.sku} {self.name}"
 
 
+class StockReservationStatus(models.TextChoices):
+    RESERVED = "RESERVED"
+    RELEASED = "RELEASED"
+
+
 class StockReservation(models.Model):
     """The stock taken for one order; remembers what to give back if the order is cancelled.
 
@@ -55,9 +72,7 @@ class StockReservation(models.Model):
     two reservations however often its order_placed event is delivered.
     """
 
-    class Status(models.TextChoices):
-        RESERVED = "RESERVED"
-        RELEASED = "RELEASED"
+    Status = StockReservationStatus
 
     order_id = models.PositiveBigIntegerField(unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RESERVED)

@@ -7,12 +7,12 @@ arguments and raise a CatalogError subclass when they cannot be carried out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,21 +26,10 @@ from catalog.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
-from catalog.models import (
-    DEFAULT_CURRENCY,
-    MAX_PRICE,
-    MAX_STOCK,
-    NAME_MAX_LENGTH,
-    SKU_MAX_LENGTH,
-    Product,
-    ReservationLine,
-    StockReservation,
-)
+from catalog.models import DEFAULT_CURRENCY, Product, ReservationLine, StockReservation
 from events import publish
 
-# Matched with fullmatch(): `$` would let a trailing newline through.
-SKU_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-CURRENCY_RE = re.compile(r"[A-Z]{3}")
+CENT = Decimal("0.01")
 # The event schemas cap one line's quantity at this; a problem report stays within it.
 MAX_LINE_QUANTITY = 1000
 
@@ -93,21 +82,21 @@ def create_product(
 
     Raises InvalidProduct (DuplicateSku for a taken SKU) and then writes nothing.
     """
-    fields = clean_product_fields(
-        {
-            "sku": sku,
-            "name": name,
-            "price": price,
-            "currency": currency,
-            "stock": stock,
-            "description": description,
-            "active": active,
-        }
+    product = Product(
+        **_normalized(
+            {
+                "sku": sku,
+                "name": name,
+                "price": price,
+                "currency": currency,
+                "stock": stock,
+                "description": description,
+                "active": active,
+            }
+        )
     )
     with transaction.atomic(using=ALIAS):
-        if Product.objects.filter(sku=fields["sku"]).exists():
-            raise DuplicateSku(fields["sku"])
-        product = Product(**fields)
+        _validate(product)
         _save(product)
         publish(PRODUCT_CREATED, key=product.pk, data=product_state(product), using=ALIAS)
     return product
@@ -139,17 +128,16 @@ def update_product(
         "stock": stock,
         "active": active,
     }
-    fields = clean_product_fields({k: v for k, v in given.items() if v is not None})
+    fields = _normalized({k: v for k, v in given.items() if v is not None})
     with transaction.atomic(using=ALIAS):
         product = _locked_product(product_id)
         changed = {k: v for k, v in fields.items() if getattr(product, k) != v}
         if not changed:
             return product
-        if "sku" in changed and Product.objects.filter(sku=changed["sku"]).exclude(pk=product.pk).exists():
-            raise DuplicateSku(changed["sku"])
         old_price, old_currency = product.price, product.currency
         for name_, value in changed.items():
             setattr(product, name_, value)
+        _validate(product)
         _save(product, update_fields=[*changed, "updated_at"])
         publish(PRODUCT_UPDATED, key=product.pk, data=product_state(product), using=ALIAS)
         if product.price != old_price or product.currency != old_currency:
@@ -416,96 +404,50 @@ def _money(amount: Decimal) -> str:
     return f"{amount:.2f}"
 
 
-def clean_product_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """The given product fields checked and normalised against the catalog's rules.
-
-    Raises InvalidProduct naming every field that breaks a rule. Used by the commands and by
-    forms (the admin) that want the same messages before calling them.
-    """
+def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
+    """The values a caller passed, as the model takes them: names stripped, a price that is a
+    whole number of cents as an exact two-place Decimal. What the model would silently coerce (a
+    float price, a true/false stock) is refused here. The field rules themselves are the model's
+    (catalog/models.py), applied by _validate()."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name, value in fields.items():
-        try:
-            clean[name] = _CLEANERS[name](value)
-        except ValueError as exc:
-            errors[name] = str(exc)
+        if name in ("sku", "name", "description") and isinstance(value, str):
+            value = value.strip()  # the currency is not: "EUR\n" is not a currency
+        elif name == "price":
+            if isinstance(value, float | bool):
+                # Floats cannot hold cents exactly; money arrives as Decimal or a string.
+                errors[name] = "Price must be a decimal amount, not a float."
+                continue
+            value = _exact_cents(value)
+        elif name == "stock" and (isinstance(value, bool) or not isinstance(value, int)):
+            errors[name] = "Stock must be a whole number."
+            continue
+        elif name == "active" and not isinstance(value, bool):
+            errors[name] = "Active must be true or false."
+            continue
+        clean[name] = value
     if errors:
         raise InvalidProduct(errors)
     return clean
 
 
-def _clean_sku(value: Any) -> str:
-    sku = str(value).strip()
-    if not sku:
-        raise ValueError("SKU may not be blank.")
-    if len(sku) > SKU_MAX_LENGTH:
-        raise ValueError(f"SKU may have at most {SKU_MAX_LENGTH} characters.")
-    if not SKU_RE.fullmatch(sku):
-        raise ValueError(
-            "SKU may contain only letters, digits, '.', '_' and '-', starting with a letter or digit."
-        )
-    return sku
-
-
-def _clean_name(value: Any) -> str:
-    name = str(value).strip()
-    if not name:
-        raise ValueError("Name may not be blank.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise ValueError(f"Name may have at most {NAME_MAX_LENGTH} characters.")
-    return name
-
-
-def _clean_price(value: Any) -> Decimal:
-    if isinstance(value, (float, bool)):
-        # Floats cannot hold cents exactly; money arrives as Decimal or a string.
-        raise ValueError("Price must be a decimal amount, not a float.")
+def _exact_cents(value: Any) -> Any:
     try:
-        price = Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError("Price must be a decimal amount.") from None
-    if not price.is_finite():
-        raise ValueError("Price must be a decimal amount.")
-    if price < 0:
-        raise ValueError("Price may not be negative.")
-    if price > MAX_PRICE:
-        raise ValueError(f"Price may be at most {MAX_PRICE}.")
-    if price.as_tuple().exponent < -2 and price != price.quantize(Decimal("0.01")):
-        raise ValueError("Price may have at most 2 decimal places.")
-    return price.quantize(Decimal("0.01"))
+        return value  # the model's rule says what is wrong with it
+    if amount.is_finite() and amount == amount.quantize(CENT):
+        return amount.quantize(CENT)
+    return amount
 
 
-def _clean_currency(value: Any) -> str:
-    currency = str(value)
-    if not CURRENCY_RE.fullmatch(currency):
-        raise ValueError("Currency must be a 3-letter ISO 4217 code in capitals, e.g. EUR.")
-    return currency
-
-
-def _clean_stock(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("Stock must be a whole number.")
-    if not 0 <= value <= MAX_STOCK:
-        raise ValueError(f"Stock must be between 0 and {MAX_STOCK}.")
-    return value
-
-
-def _clean_description(value: Any) -> str:
-    return str(value).strip()
-
-
-def _clean_active(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("Active must be true or false.")
-    return value
-
-
-_CLEANERS = {
-    "sku": _clean_sku,
-    "name": _clean_name,
-    "price": _clean_price,
-    "currency": _clean_currency,
-    "stock": _clean_stock,
-    "description": _clean_description,
-    "active": _clean_active,
-}
+def _validate(product: Product) -> None:
+    """full_clean() with the model's rules; raises InvalidProduct (DuplicateSku for a taken SKU)
+    with the first message of each field that breaks one."""
+    try:
+        product.full_clean()
+    except ValidationError as exc:
+        if any(error.code == "unique" for error in exc.error_dict.get("sku", [])):
+            raise DuplicateSku(product.sku) from None
+        raise InvalidProduct({name: messages[0] for name, messages in exc.message_dict.items()}) from None

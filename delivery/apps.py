@@ -1,5 +1,10 @@
 from django.apps import AppConfig
 
+from shop.topology import ALIAS_FOR_APP
+
+# The write database of delivery: every service transaction and every publish() uses it.
+ALIAS = ALIAS_FOR_APP["delivery"]
+
 
 class DeliveryConfig(AppConfig):
     name = "delivery"

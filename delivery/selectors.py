@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from delivery.models import Shipment, ShipmentStatusChange
 
 
-def shipments_visible_to(*, customer_id: int | None, is_staff: bool) -> QuerySet[Shipment]:
+def list_shipments_for(*, customer_id: int | None, is_staff: bool) -> QuerySet[Shipment]:
     """Staff see every shipment; a customer only their own (anyone else's simply does not exist)."""
     shipments = Shipment.objects.all()
     if is_staff:

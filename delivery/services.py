@@ -14,13 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from delivery import event_types
+from delivery.apps import ALIAS
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import publish
-from shop.topology import ALIAS_FOR_APP
 
 log = logging.getLogger(__name__)
 
-ALIAS = ALIAS_FOR_APP["delivery"]
 
 # The only legal forward steps. CANCELLED is reached through cancel_shipment(), never advanced to.
 NEXT_STATUS: dict[str, str] = {
@@ -47,7 +46,7 @@ class ShipmentNotFound(DeliveryError):
     pass
 
 
-class IllegalTransition(DeliveryError):
+class InvalidTransition(DeliveryError):
     """The shipment's current status does not allow the requested step (API: 409)."""
 
     def __init__(self, reason: str, *, current: str, requested: str | None = None):
@@ -94,7 +93,7 @@ def advance_shipment(
     """Move a shipment one step forward (to `to_status`, default: the next status).
 
     Legal steps only: CREATED -> PICKED_UP -> IN_TRANSIT -> DELIVERED, one at a time; anything
-    else raises IllegalTransition and writes nothing. With `expected_from`, the step happens only
+    else raises InvalidTransition and writes nothing. With `expected_from`, the step happens only
     if the shipment is still in that status (how a duplicate or late task becomes a no-op).
     Records the history row and publishes the step's event in one transaction. With
     `schedule_next` (the automatic progression), the following step is scheduled after commit;
@@ -108,18 +107,18 @@ def advance_shipment(
             raise ShipmentNotFound(f"shipment {shipment_id} does not exist")
         current = shipment.status
         if expected_from is not None and current != expected_from:
-            raise IllegalTransition(
+            raise InvalidTransition(
                 f"shipment is {current}, not {expected_from}: this step already happened or was overtaken",
                 current=current,
                 requested=to_status,
             )
         target = NEXT_STATUS.get(current)
         if target is None:
-            raise IllegalTransition(
+            raise InvalidTransition(
                 f"a {current} shipment cannot move any further", current=current, requested=to_status
             )
         if to_status is not None and to_status != target:
-            raise IllegalTransition(
+            raise InvalidTransition(
                 f"a {current} shipment can only move to {target}, not {to_status}",
                 current=current,
                 requested=to_status,

@@ -40,7 +40,7 @@ def progress_shipment(shipment_id: int, expected_status: str) -> str | None:
         shipment = services.advance_shipment(
             shipment_id=shipment_id, expected_from=expected_status, schedule_next=True
         )
-    except services.IllegalTransition as exc:
+    except services.InvalidTransition as exc:
         log.info("progress of shipment %s from %s skipped: %s", shipment_id, expected_status, exc)
         return None
     except services.ShipmentNotFound:

@@ -54,6 +54,11 @@ class InboxEntry(models.Model):
         return f"{self.type} → {self.handler}"
 
 
+class DeadLetterStatus(models.TextChoices):
+    PARKED = "parked"
+    REPLAYED = "replayed"
+
+
 class DeadLetter(models.Model):
     """An event a handler could not apply after its retries, parked with the error.
 
@@ -62,9 +67,7 @@ class DeadLetter(models.Model):
     most once however often it is requested.
     """
 
-    class Status(models.TextChoices):
-        PARKED = "parked"
-        REPLAYED = "replayed"
+    Status = DeadLetterStatus
 
     event_id = models.UUIDField()
     handler = models.CharField(max_length=200)

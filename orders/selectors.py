@@ -9,7 +9,7 @@ from orders.apps import ALIAS
 from orders.event_types import ORDER_PLACED
 
 
-def last_event_id_for(order_id: int) -> str | None:
+def get_last_event_id(*, order_id: int) -> str | None:
     """The id of the newest event recorded for this order: the consistency token a write hands
     the client, which a read can then wait for (orders/read/queries.py wait_for_event)."""
     event_id = (

@@ -47,7 +47,7 @@ class OrderError(Exception):
     """Base of the orders domain errors; the API maps each to a status code."""
 
 
-class OrderInvalid(OrderError):
+class InvalidOrder(OrderError):
     """The order cannot be placed as asked. `errors` maps fields to messages, DRF-style:
     {"lines": {"2": {"product_id": ["Unknown product 99."]}}} for one line (by 0-based index),
     {"lines": {"non_field_errors": ["..."]}} for the lines as a whole, {"shipping_address": [...]}."""
@@ -94,7 +94,7 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
     """Place a PENDING order for `customer_id` and publish `order_placed`.
 
     `lines` are `{"product_id": int, "quantity": int}`; prices, names and the currency come from
-    the product snapshot, never from the caller. Raises OrderInvalid (with field-level messages)
+    the product snapshot, never from the caller. Raises InvalidOrder (with field-level messages)
     and writes nothing if any line is invalid, a product is unknown or inactive, the products'
     currencies differ or the total does not fit. Order, lines and event commit together.
     """
@@ -108,7 +108,7 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
     if line_errors:
         errors["lines"] = line_errors
     if errors:
-        raise OrderInvalid(errors)
+        raise InvalidOrder(errors)
 
     with transaction.atomic(using=ALIAS):
         # Read the snapshot inside the transaction: the prices used are one consistent state.
@@ -177,7 +177,7 @@ def _check_line_shapes(lines: Any) -> dict[str, Any]:
 def _price(
     lines: Sequence[Mapping[str, Any]], snapshots: Mapping[int, ProductSnapshot]
 ) -> tuple[list[dict[str, Any]], str, Decimal]:
-    """Price each line from the snapshot; raise OrderInvalid naming every unpriceable line."""
+    """Price each line from the snapshot; raise InvalidOrder naming every unpriceable line."""
     problems: dict[str, dict[str, list[str]]] = {}
     for index, line in enumerate(lines):
         product = snapshots.get(line["product_id"])
@@ -186,11 +186,11 @@ def _price(
         elif not product.active:
             problems[str(index)] = {"product_id": [f"Product {product.pk} is not available."]}
     if problems:
-        raise OrderInvalid({"lines": problems})
+        raise InvalidOrder({"lines": problems})
     products = [snapshots[line["product_id"]] for line in lines]
     currencies = sorted({product.currency for product in products})
     if len(currencies) > 1:
-        raise OrderInvalid(
+        raise InvalidOrder(
             {
                 "lines": {
                     LIST_ERRORS: [
@@ -211,7 +211,7 @@ def _price(
     ]
     total = order_total(priced)
     if total > MAX_AMOUNT:
-        raise OrderInvalid({"lines": {LIST_ERRORS: [f"The order total may not exceed {MAX_AMOUNT}."]}})
+        raise InvalidOrder({"lines": {LIST_ERRORS: [f"The order total may not exceed {MAX_AMOUNT}."]}})
     return priced, currencies[0], total
 
 

@@ -1,19 +1,26 @@
-"""Product representation. Validation here gives field-level 400s; the services re-check the
-same rules (catalog/services.py), so a write that skips the API cannot break them either."""
+"""Product representation. Validation here gives field-level 400s with the model's own rules and
+messages (catalog/models.py), which the services apply again (full_clean()), so a write that
+skips the API cannot break them either."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 
-from catalog.models import MAX_PRICE, MAX_STOCK, NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
-from catalog.services import CURRENCY_RE, SKU_RE
+from catalog.models import (
+    CURRENCY_RULE,
+    MAX_PRICE,
+    MAX_STOCK,
+    NAME_MAX_LENGTH,
+    SKU_MAX_LENGTH,
+    SKU_RULE,
+    Product,
+)
 from shop.inputs import (
     StrictBooleanField,
     StrictCharField,
     StrictDecimalField,
     StrictIntegerField,
     StrictModelSerializer,
-    StrictRegexField,
 )
 
 
@@ -34,25 +41,17 @@ class MoneyField(StrictDecimalField):
 
 
 class ProductSerializer(StrictModelSerializer):
-    sku = StrictRegexField(
-        rf"^{SKU_RE.pattern}\Z",
+    sku = StrictCharField(
         max_length=SKU_MAX_LENGTH,
-        error_messages={
-            "invalid": "Use only letters, digits, '.', '_' and '-', starting with a letter or digit."
-        },
         # No UniqueValidator: the service refuses a taken SKU (DuplicateSku), also when two
         # requests race for it, so both paths give the same 400.
-        validators=[],
+        validators=[SKU_RULE],
     )
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     description = StrictCharField(max_length=5000, allow_blank=True, required=False)
     # Money is a string with two decimals on the wire, never a float.
     price = MoneyField()
-    currency = StrictRegexField(
-        rf"^{CURRENCY_RE.pattern}\Z",
-        required=False,
-        error_messages={"invalid": "Use a 3-letter ISO 4217 code in capitals, e.g. EUR."},
-    )
+    currency = StrictCharField(required=False, validators=[CURRENCY_RULE])
     stock = StrictIntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     active = StrictBooleanField(required=False)
 

@@ -32,7 +32,7 @@ class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
         is_staff = bool(getattr(user, "is_staff", False))
         # The token's user id claim may be a string; stateless auth: no user table here.
         customer_id = int(user.id) if user is not None and user.id is not None else None
-        shipments = selectors.shipments_visible_to(customer_id=customer_id, is_staff=is_staff)
+        shipments = selectors.list_shipments_for(customer_id=customer_id, is_staff=is_staff)
         if self.action != "list":
             shipments = selectors.with_history(shipments)
         return shipments
@@ -56,7 +56,7 @@ class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
         params.is_valid(raise_exception=True)
         try:
             services.advance_shipment(shipment_id=shipment.id, to_status=params.validated_data.get("status"))
-        except services.IllegalTransition as exc:
+        except services.InvalidTransition as exc:
             raise Conflict(exc.reason)
         except services.ShipmentNotFound:
             raise NotFound()

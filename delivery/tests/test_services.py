@@ -32,7 +32,7 @@ def test_only_the_next_forward_step_is_legal(current, requested, events_publishe
         assert list(shipment.history.values_list("status", flat=True)) == [*before, requested]
         assert [t for t, _ in events_published()] == [services.EVENT_FOR_STATUS[requested].split(".")[2]]
     else:
-        with pytest.raises(services.IllegalTransition) as raised:
+        with pytest.raises(services.InvalidTransition) as raised:
             services.advance_shipment(shipment_id=shipment.id, to_status=requested)
         assert raised.value.current == current
         shipment.refresh_from_db()
@@ -55,14 +55,14 @@ def test_advancing_without_a_status_takes_the_next_step(current, expected_next):
 def test_a_final_shipment_cannot_advance(final):
     shipment = ShipmentFactory(status=final)
 
-    with pytest.raises(services.IllegalTransition, match="cannot move any further"):
+    with pytest.raises(services.InvalidTransition, match="cannot move any further"):
         services.advance_shipment(shipment_id=shipment.id)
 
 
 def test_advancing_from_an_unexpected_status_changes_nothing(events_published):
     shipment = ShipmentFactory(status=S.PICKED_UP)
 
-    with pytest.raises(services.IllegalTransition):
+    with pytest.raises(services.InvalidTransition):
         services.advance_shipment(shipment_id=shipment.id, expected_from=S.CREATED)
 
     shipment.refresh_from_db()

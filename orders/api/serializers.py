@@ -19,23 +19,12 @@ class OrderLineInputSerializer(serializers.Serializer):
 
 
 class PlaceOrderSerializer(serializers.Serializer):
-    """Body of POST /api/orders/. Anything else in it (a customer id, a price) is ignored."""
+    """Body of POST /api/orders/. Anything else in it (a customer id, a price) is ignored. The
+    rules between lines (each product once, known and active products, one currency) are the
+    service's, whose InvalidOrder comes back in this same shape."""
 
     lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
     shipping_address = StrictCharField(max_length=MAX_ADDRESS_LENGTH)
-
-    def validate_lines(self, lines):
-        seen: set[int] = set()
-        errors = {}
-        for index, line in enumerate(lines):
-            if line["product_id"] in seen:
-                errors[index] = {
-                    "product_id": [f"Product {line['product_id']} is on more than one line; combine them."]
-                }
-            seen.add(line["product_id"])
-        if errors:
-            raise serializers.ValidationError(errors)
-        return lines
 
 
 class CancelOrderSerializer(serializers.Serializer):

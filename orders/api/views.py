@@ -99,7 +99,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         try:
             order = services.place_order(customer_id=self._caller()["user_id"], **body.validated_data)
-        except services.OrderInvalid as exc:
+        except services.InvalidOrder as exc:
             raise serializers.ValidationError(exc.errors)
         return self._written(order, status.HTTP_201_CREATED)
 
@@ -126,7 +126,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         return self._written(order, status.HTTP_200_OK)
 
     def _written(self, order, code: int) -> Response:
-        token = selectors.last_event_id_for(order.pk)
+        token = selectors.get_last_event_id(order_id=order.pk)
         return Response(
             OrderSerializer(order).data, status=code, headers={TOKEN_HEADER: token} if token else {}
         )

@@ -247,7 +247,7 @@ def test_fifty_lines_is_the_most_an_order_may_have(catalog, customer_api):
     ],
 )
 def test_place_order_refuses_bad_input_itself(catalog, lines, address, errors):
-    with pytest.raises(services.OrderInvalid) as caught:
+    with pytest.raises(services.InvalidOrder) as caught:
         services.place_order(customer_id=1, lines=lines, shipping_address=address)
 
     assert caught.value.errors == errors
@@ -258,7 +258,7 @@ def test_place_order_refuses_bad_input_itself(catalog, lines, address, errors):
 def test_a_total_too_large_to_record_is_refused():
     ProductSnapshotFactory(product_id=1, price=Decimal("9999999999.99"))
 
-    with pytest.raises(services.OrderInvalid) as caught:
+    with pytest.raises(services.InvalidOrder) as caught:
         services.place_order(customer_id=1, lines=[line(1, 2)], shipping_address=ADDRESS)
 
     assert caught.value.errors == lines_error("The order total may not exceed 9999999999.99.")

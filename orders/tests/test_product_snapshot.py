@@ -88,6 +88,6 @@ def test_deactivated_product_can_no_longer_be_ordered():
     feed("on_product_created", product_event("created", 5))
     feed("on_product_updated", product_event("updated", 5, active=False))
 
-    with pytest.raises(services.OrderInvalid) as caught:
+    with pytest.raises(services.InvalidOrder) as caught:
         services.place_order(customer_id=1, lines=[{"product_id": 5, "quantity": 1}], shipping_address="x")
     assert caught.value.errors == {"lines": {"0": {"product_id": ["Product 5 is not available."]}}}
