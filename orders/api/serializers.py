@@ -6,10 +6,12 @@ currency, prices) live in services.place_order, whose errors come back in the sa
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, Order, OrderLine
-from orders.read.models import OrderSummary
+from orders.models import MAX_ADDRESS_LENGTH, MAX_LINES, MAX_QUANTITY, MONEY, Order, OrderStatus
+from orders.read.projection import FACTS, SHIPMENT_STATUS
 from shop.inputs import IdField, QueryIdField, StrictCharField, StrictIntegerField
 
 
@@ -33,69 +35,102 @@ class CancelOrderSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=MAX_ADDRESS_LENGTH, required=False, allow_blank=True)
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
-    line_total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+class OrderLineSerializer(serializers.Serializer):
+    """One line of an order, with the name and unit price it was sold at."""
 
-    class Meta:
-        model = OrderLine
-        fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
-        read_only_fields = fields
-
-
-class OrderSerializer(serializers.ModelSerializer):
-    lines = OrderLineSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Order
-        fields = [
-            "id",
-            "customer_id",
-            "status",
-            "status_reason",
-            "currency",
-            "total",
-            "shipping_address",
-            "shipment_id",
-            "tracking_code",
-            "lines",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(**MONEY)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    line_total = serializers.DecimalField(**MONEY)
 
 
-class OrderSummarySerializer(serializers.ModelSerializer):
-    """An order as the read side shows it: the write side's fields plus shipment status and a
-    timeline of what happened, all from one row."""
+class TimelineEntrySerializer(serializers.Serializer):
+    """Something that happened to the order, as an event told the read side."""
 
-    id = serializers.IntegerField(source="order_id", read_only=True)
-    created_at = serializers.DateTimeField(source="placed_at", read_only=True)
-    tracking_code = serializers.CharField(read_only=True, allow_null=True)
+    at = serializers.DateTimeField(help_text="When it happened (the event's time).")
+    fact = serializers.ChoiceField(choices=sorted(set(FACTS.values())))
+    event_id = serializers.UUIDField()
+    detail = serializers.CharField(allow_blank=True, help_text="A reason or a tracking code, if any.")
 
-    class Meta:
-        model = OrderSummary
-        fields = [
-            "id",
-            "customer_id",
-            "status",
-            "status_reason",
-            "currency",
-            "total",
-            "shipping_address",
-            "shipment_id",
-            "shipment_status",
-            "tracking_code",
-            "lines",
-            "timeline",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+
+class OrderSerializer(serializers.Serializer):
+    """An order as every endpoint shows it: read (from the read side), placed or cancelled (from
+    the write side) — one shape. What a write cannot know yet is empty: `shipment_status` is
+    null and `timeline` is [] until the read side has applied the write's events (send the
+    write's X-Consistency-Token with the next read to get them)."""
+
+    id = serializers.IntegerField(source="order_id")
+    customer_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    status_reason = serializers.CharField(allow_blank=True, help_text="Why it was rejected or cancelled.")
+    currency = serializers.CharField()
+    total = serializers.DecimalField(**MONEY)
+    shipping_address = serializers.CharField()
+    shipment_id = serializers.IntegerField(allow_null=True)
+    shipment_status = serializers.ChoiceField(
+        choices=[status for _, status in SHIPMENT_STATUS], allow_null=True, help_text="null until known."
+    )
+    tracking_code = serializers.CharField(allow_null=True)
+    lines = OrderLineSerializer(many=True)
+    timeline = TimelineEntrySerializer(many=True)
+    created_at = serializers.DateTimeField(source="placed_at")
+    updated_at = serializers.DateTimeField()
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        # The read side stores "not yet known" as "" in these columns.
+        data["shipment_status"] = data["shipment_status"] or None
         data["tracking_code"] = data["tracking_code"] or None
         return data
+
+
+def as_written(order: Order) -> dict[str, Any]:
+    """A write-side order in the attributes OrderSerializer reads (those of an OrderSummary)."""
+    return {
+        "order_id": order.pk,
+        "customer_id": order.customer_id,
+        "status": order.status,
+        "status_reason": order.status_reason,
+        "currency": order.currency,
+        "total": order.total,
+        "shipping_address": order.shipping_address,
+        "shipment_id": order.shipment_id,
+        "shipment_status": None,
+        "tracking_code": order.tracking_code,
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.line_total,
+            }
+            for line in order.lines.all()
+        ],
+        "timeline": [],
+        "placed_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+class ProjectionLagSerializer(serializers.Serializer):
+    """How far behind one projection is."""
+
+    name = serializers.CharField()
+    lag_events = serializers.IntegerField(help_text="Events published but not applied yet.")
+    lag_seconds = serializers.FloatField(help_text="Age of the oldest of them.")
+    events_applied = serializers.IntegerField()
+    last_event_time = serializers.DateTimeField(allow_null=True)
+    last_applied_at = serializers.DateTimeField(allow_null=True)
+    active_generation = serializers.IntegerField()
+    building_generation = serializers.IntegerField(allow_null=True, help_text="Set while a rebuild runs.")
+
+
+class ProjectionStatusSerializer(serializers.Serializer):
+    projections = ProjectionLagSerializer(many=True)
 
 
 class OrderListQuerySerializer(serializers.Serializer):
