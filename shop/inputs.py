@@ -26,8 +26,9 @@ MAX_ID = 2**63 - 1
 # The `lookup_value_regex` of every detail route: at most 19 digits, so a longer one is a 404 at
 # the URL resolver and never reaches int(). (A 19-digit id above MAX_ID finds no row: a 404 too.)
 ID_PATH_PATTERN = r"[0-9]{1,19}"
-# The money columns: DecimalField(max_digits=12, decimal_places=2).
+# The money columns: DecimalField(max_digits=12, decimal_places=2); an amount in a query string.
 MONEY_DIGITS = {"max_digits": 12, "decimal_places": 2}
+MONEY_PATTERN = r"^\d{1,10}(?:\.\d{1,2})?$"
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -82,7 +83,8 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer whose generated fields take only their own JSON type (see above)."""
+    # A ModelSerializer whose generated fields take only their own JSON type (see above).
+    # (A comment, not a docstring: the OpenAPI schema would show it on every subclass.)
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

@@ -1,5 +1,6 @@
 """How every list of the API is paged, seen the same way by a client whichever list it reads.
 
+- An empty query parameter is one not given (`?page_size=` is the default size), as for filters.
 - `?page_size=N` is honoured from 1 to MAX_PAGE_SIZE on every list, or refused with a 400 that
   says so: never silently replaced by the default (or clamped) while the `next` link carries
   the value along as if it had been used.
@@ -33,7 +34,7 @@ class _PageSize:
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
+        if not raw:  # absent or empty: an empty query parameter is one not given, on every list
             return self.page_size
         size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
         if not 1 <= size <= self.max_page_size:
@@ -72,7 +73,7 @@ class CursorPages(_PageSize, pagination.CursorPagination):
         offset beyond the cutoff is not clamped, and the position must be a value of the sort
         key — a forged one would otherwise reach the database as a filter value."""
         encoded = request.query_params.get(self.cursor_query_param)
-        if encoded is None:
+        if not encoded:
             return None
         try:
             text = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")

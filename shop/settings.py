@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
     # DRF's JSON parser with a nesting limit and finite numbers only (shop/parsers.py).
     "DEFAULT_PARSER_CLASSES": ["shop.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shop.openapi.AutoSchema",  # documents the error responses too
     "EXCEPTION_HANDLER": "shop.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # How many proxies in front of this process append to X-Forwarded-For (the gateway: 1).
@@ -274,6 +274,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several fields are called `status`: each set of choices gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ShipmentStatusEnum": "delivery.models.ShipmentStatus",
+        "ShipmentStepEnum": "delivery.services.ADVANCE_TARGETS",
+    },
     # Swagger UI from the project's static files, not a CDN: /api/docs/ works with no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

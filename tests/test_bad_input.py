@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,10 +314,15 @@ def bad_parameter_values(node: dict, schema: dict) -> list[tuple[str, str]]:
         values += [("1e999", "1e999"), ("NaN", "NaN"), ("Infinity", "Infinity"), ("40 digits", "9" * 40)]
         if node.get("minimum", -1) >= 0:
             values.append(("negative", "-1"))
+    if kind == "string" and node.get("format") == "decimal":
+        values += [("1e999", "1e999"), ("NaN", "NaN"), ("negative", "-1"), ("3 decimals", "1.999")]
+        values += [("30 digits", "9" * 30), ("a word", "abc")]
     if kind == "string" and node.get("format") in {"date-time", "uuid"}:
         values += [("a word", "abc"), ("year 99999", "99999-01-01T00:00:00Z")]
     if kind == "string" and "maxLength" in node:
         values.append(("one over maxLength", "x" * (node["maxLength"] + 1)))
+    if kind == "string" and "pattern" in node and not re.search(node["pattern"], "abc"):
+        values.append(("not matching the pattern", "abc"))
     return values
 
 

@@ -15,7 +15,7 @@ from catalog import selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import ProductSerializer
 from shop.api import IsStaff
-from shop.inputs import ID_PATH_PATTERN
+from shop.inputs import ID_PATH_PATTERN, MONEY_PATTERN
 
 # The auto-schema renders django-filter's typed choices as "boolean with a string enum" and the
 # price bounds without their minimum; say what is accepted.
@@ -26,9 +26,10 @@ _LIST_PARAMETERS = [
         ("active", "Staff: filter by the active flag (others only ever see active products)."),
     ]
 ] + [
-    OpenApiParameter(name, {"type": "number", "minimum": 0}, description=description)
-    for name, description in [
-        ("min_price", "Lowest price, inclusive (at most max_price)."),
+    # An amount as the money columns hold it (shop.inputs.MoneyFilter): the API's money format.
+    OpenApiParameter(name, {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN}, description=d)
+    for name, d in [
+        ("min_price", "Lowest price, inclusive (at most max_price), e.g. 9.90."),
         ("max_price", "Highest price, inclusive."),
     ]
 ]

@@ -8,6 +8,7 @@ class ShipmentStatusChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ShipmentStatusChange
         fields = ["status", "at", "note"]
+        read_only_fields = fields
 
 
 class ShipmentSerializer(serializers.ModelSerializer):

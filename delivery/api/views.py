@@ -1,5 +1,5 @@
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -21,6 +21,13 @@ class ShipmentFilter(filters.FilterSet):
         fields = ["status", "order_id"]
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List shipments (own; staff: all)", description="Newest first, in pages."),
+    retrieve=extend_schema(
+        summary="Get a shipment with its history",
+        description="Another customer's shipment is a 404.",
+    ),
+)
 class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
     """Shipments: customers see their own, staff see all and may advance them by hand."""
 
@@ -44,7 +51,14 @@ class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
             return AdvanceSerializer
         return ShipmentDetailSerializer
 
-    @extend_schema(request=AdvanceSerializer, responses=ShipmentDetailSerializer)
+    @extend_schema(
+        summary="Advance a shipment one step (staff)",
+        request=AdvanceSerializer,
+        responses={
+            200: ShipmentDetailSerializer,
+            409: OpenApiResponse(description="Not a legal step from the current status: `detail` says why."),
+        },
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def advance(self, request: Request, pk: str | None = None) -> Response:
         """Move the shipment one step forward (to `status`, default the next). Staff only.
