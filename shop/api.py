@@ -33,6 +33,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """Something this request needs (a broker) does not answer now; trying again later may work."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable."
+    default_code = "service_unavailable"
+
+
 def exception_handler(exc, context):
     """DRF's handler (status, headers such as Retry-After and WWW-Authenticate, rollback), with
     the body in the one error shape. Returns None for what is not an API error (a bug), which

@@ -35,6 +35,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large.",
     415: "The body is not JSON (Content-Type: application/json).",
     429: "Too many requests: retry after the number of seconds in Retry-After.",
+    503: "Something the operation needs does not answer now.",
 }
 # Permissions that ask for nothing more than a signed-in caller: they answer 401, never 403.
 _SIGNED_IN_ONLY = (permissions.AllowAny, permissions.IsAuthenticated)
@@ -93,7 +94,7 @@ class AutoSchema(SpectacularAutoSchema):
     def error_statuses(self, operation: dict[str, Any]) -> set[int]:
         """The error statuses this operation can answer with (see the module docstring)."""
         view = self.view
-        statuses = {int(code) for code in operation["responses"] if str(code).startswith("4")}
+        statuses = {int(code) for code in operation["responses"] if str(code)[0] in "45"}
         has_body = "requestBody" in operation
         if has_body or any(p["in"] in ("query", "header") for p in operation.get("parameters", ())):
             statuses.add(400)

@@ -9,6 +9,8 @@ one of the caller's events, which is answered at once.
 
 from __future__ import annotations
 
+import logging
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,6 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.lag import LagUnknown
 from orders import selectors, services
 from orders.api import consistency
 from orders.api.serializers import (
@@ -30,9 +33,11 @@ from orders.api.serializers import (
 )
 from orders.read import queries
 from orders.read.projection import projection_state
-from shop.api import Conflict, IsStaff
+from shop.api import Conflict, IsStaff, ServiceUnavailable
 from shop.inputs import ID_PATH_PATTERN
 from shop.pagination import CursorPages
+
+log = logging.getLogger(__name__)
 
 TOKEN_HEADER = consistency.HEADER
 CONSISTENCY_PARAMETER = OpenApiParameter(
@@ -194,6 +199,16 @@ class ProjectionStatusView(APIView):
 
     permission_classes = [IsAuthenticated, IsStaff]
 
-    @extend_schema(summary="Read-side lag (staff)", responses={200: ProjectionStatusSerializer})
+    @extend_schema(
+        summary="Read-side lag (staff)",
+        responses={
+            200: ProjectionStatusSerializer,
+            503: OpenApiResponse(description="The broker did not answer: the lag is unknown for now."),
+        },
+    )
     def get(self, request):
-        return Response({"projections": [queries.projection_lag()]})
+        try:
+            return Response({"projections": [queries.projection_lag()]})
+        except LagUnknown:
+            log.warning("projection lag unknown", exc_info=True)
+            raise ServiceUnavailable("The broker did not answer: the read side's lag is unknown for now.")

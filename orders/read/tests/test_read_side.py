@@ -237,3 +237,22 @@ def test_the_projection_is_registered_by_the_app_not_by_whoever_imports_the_api(
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop.test_settings"}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_projection_lag_is_a_503_while_the_broker_does_not_answer(staff_api, settings, monkeypatch):
+    from kafka.errors import KafkaTimeoutError
+
+    from events.transports.kafka import consumer
+
+    def unreachable(alias, topics):
+        raise KafkaTimeoutError("Unable to bootstrap from ['10.0.0.9:9092']")
+
+    settings.EVENTS = {**settings.EVENTS, "TRANSPORT": "kafka"}
+    monkeypatch.setattr(consumer, "consumer_lag", unreachable)
+
+    response = staff_api.get("/api/orders/projections/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert "10.0.0.9" not in response.content.decode()  # no internals in the answer
