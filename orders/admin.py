@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 
 from orders import services
 from orders.models import Order, OrderLine, ProductSnapshot
-from shop.admin import ReadOnlyAdminMixin
+from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -18,8 +18,8 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "customer_id", "status", "total", "currency", "created_at", "updated_at"]
+class OrderAdmin(CustomerColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "customer", "status", "total", "currency", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["=id", "=customer_id", "tracking_code"]
     date_hierarchy = "created_at"

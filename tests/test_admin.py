@@ -205,10 +205,27 @@ def test_the_site_names_shop_and_view_site_leads_to_the_api_docs(admin_client):
     assert admin_client.get("/api/docs/").status_code == 200
 
 
-def test_shipments_show_their_customer_by_name(admin_client, customer, shop_with_history):
-    response = admin_client.get(reverse("admin:delivery_shipment_changelist"))
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:delivery_shipment_changelist",
+        "admin:orders_order_changelist",
+        "admin:orders_read_ordersummary_changelist",
+    ],
+)
+def test_orders_and_shipments_show_their_customer_by_name(
+    admin_client, customer, shop_with_history, changelist
+):
+    response = admin_client.get(reverse(changelist))
 
     assert f"{customer.username} (#{customer.pk})".encode() in response.content
+
+
+def test_the_read_side_is_listed_as_order_summaries(admin_client):
+    index = admin_client.get(reverse("admin:index"))
+
+    assert b"Order summaries" in index.content
+    assert b"summarys" not in index.content
 
 
 def test_a_dead_letter_shows_its_error_in_the_list(admin_client, shop_with_history):

@@ -5,20 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from orders.read.models import OrderSummary, ProjectionState
-from shop.admin import ReadOnlyAdminMixin
+from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin
 
 
 @admin.register(OrderSummary)
-class OrderSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "order_id",
-        "generation",
-        "customer_id",
-        "status",
-        "shipment_status",
-        "total",
-        "placed_at",
-    ]
+class OrderSummaryAdmin(CustomerColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["order_id", "generation", "customer", "status", "shipment_status", "total", "placed_at"]
+    ordering = ["-generation", "-placed_at", "-order_id"]
     list_filter = ["generation", "status", "shipment_status"]
     search_fields = ["=order_id", "=customer_id", "tracking_code"]
 

@@ -58,6 +58,7 @@ class OrderSummary(models.Model):
 
     class Meta:
         db_table = "orders_ordersummary"
+        verbose_name_plural = "order summaries"
         constraints = [
             models.UniqueConstraint(fields=["generation", "order_id"], name="summary_once_per_generation")
         ]
