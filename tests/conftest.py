@@ -1,6 +1,6 @@
-"""Fixtures of the cross-app tests that run real processes against real Postgres, Kafka, Redis
-and nginx (tests/integration/, tests/split/), through the same tools as `make split`
-(devtools/).
+"""Fixtures of the cross-app tests that run real processes: `make run`'s monolith
+(start_monolith), and real Postgres, Kafka, Redis and nginx (tests/integration/, tests/split/)
+through the same tools as `make split` (devtools/).
 
 Locally a test skips, saying why, when a service it needs is not running (`make services`
 starts them all); in CI (CI=true) a missing service fails it instead, so no such test can
@@ -10,11 +10,18 @@ silently not run.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from devtools import services as local
 from devtools.cluster import LocalCluster, drop_templates
+from devtools.http import Api, free_port, wait_until_listening
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
 def _require(
@@ -55,3 +62,75 @@ def cluster(services, tmp_path):
     c = LocalCluster(tmp_path).create()
     yield c
     c.destroy()
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    """The API's OpenAPI schema, as /api/schema/ serves it."""
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+# --- make run's monolith, as real processes ------------------------------------------------------
+
+
+def monolith_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
+        },
+        "SHOP_ENV": "dev",
+        "SHOP_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "DELIVERY_STEP_SECONDS": "0.3",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A data folder migrated and seeded as `make run` does, shared by the servers below."""
+    path = tmp_path_factory.mktemp("monolith")
+    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
+        subprocess.run(
+            MANAGE + step, env=monolith_env(path), check=True, cwd=ROOT, capture_output=True, timeout=300
+        )
+    return path
+
+
+@pytest.fixture
+def start_monolith(data_dir, tmp_path):
+    """start_monolith(**env) -> (Api, server process): `runserver --noreload` on a free port."""
+    servers = []
+
+    def start(**extra: str):
+        port = free_port()
+        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115  (closed below)
+        server = subprocess.Popen(
+            [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=monolith_env(data_dir, **extra),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        servers.append((server, log))
+        wait_until_listening(port, process=server)
+        return Api(f"http://127.0.0.1:{port}"), server
+
+    yield start
+    for server, log in servers:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def monolith(start_monolith) -> Api:
+    return start_monolith()[0]

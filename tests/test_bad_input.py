@@ -121,16 +121,6 @@ def world(staff, customer, staff_api, client_for, drain):
     }
 
 
-@pytest.fixture(scope="module")
-def schema(django_db_blocker) -> dict:
-    from rest_framework.test import APIClient
-
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/?format=json")
-    assert response.status_code == 200
-    return response.json()
-
-
 def _operations(schema: dict) -> Iterator[tuple[str, str, dict]]:
     for path, item in schema["paths"].items():
         for method, operation in item.items():

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from devtools.http import Api, free_port, wait_until_listening
+from devtools.http import Api
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, and nothing of its own on the network (updates, sync, field trials, QUIC probes).
 CHROMIUM_FLAGS = [
@@ -38,39 +34,10 @@ CHROMIUM_FLAGS = [
 STAFF, CUSTOMER, PASSWORD = "admin", "alice", "demo-pass-123"  # what seed_demo creates
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`make run`'s monolith: a fresh data folder, migrate_all, seed_demo, runserver (dev: it
-    serves the static files itself)."""
-    data = tmp_path_factory.mktemp("browser")
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
-        },
-        "SHOP_ENV": "dev",
-        "SHOP_DATA_DIR": str(data),
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
-        subprocess.run(manage + step, env=env, check=True, cwd=ROOT, capture_output=True, timeout=300)
-    port = free_port()
-    with open(data / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            wait_until_listening(port, process=process)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+@pytest.fixture
+def server(start_monolith) -> str:
+    """`make run`'s monolith (tests/conftest.py): runserver in dev serves the static files itself."""
+    return start_monolith()[0].base_url
 
 
 @pytest.fixture

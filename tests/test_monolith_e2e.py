@@ -4,9 +4,7 @@ beat really runs), and SIGTERM alone stops everything the server started."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -14,69 +12,11 @@ from pathlib import Path
 import pytest
 
 from devtools import reaper
-from devtools.http import Api, free_port, wait_until_listening
+from devtools.http import Api
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
-
-
-def monolith_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
-        },
-        "SHOP_ENV": "dev",
-        "SHOP_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-        "DELIVERY_STEP_SECONDS": "0.3",
-        **extra,
-    }
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A data folder migrated and seeded as `make run` does, shared by the servers below."""
-    path = tmp_path_factory.mktemp("monolith")
-    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
-        subprocess.run(
-            MANAGE + step, env=monolith_env(path), check=True, cwd=ROOT, capture_output=True, timeout=300
-        )
-    return path
-
-
-@pytest.fixture
-def start_monolith(data_dir, tmp_path):
-    """start_monolith(**env) -> (Api, server process): `runserver --noreload` on a free port."""
-    servers = []
-
-    def start(**extra: str):
-        port = free_port()
-        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115  (closed below)
-        server = subprocess.Popen(
-            [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=monolith_env(data_dir, **extra),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        servers.append((server, log))
-        wait_until_listening(port, process=server)
-        return Api(f"http://127.0.0.1:{port}"), server
-
-    yield start
-    for server, log in servers:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=20)
-        log.close()
-
-
-@pytest.fixture
-def monolith(start_monolith) -> Api:
-    return start_monolith()[0]
 
 
 def test_a_demo_order_is_delivered_by_the_monolith_alone(monolith):

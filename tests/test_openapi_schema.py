@@ -8,15 +8,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from rest_framework.test import APIClient
-
-
-@pytest.fixture(scope="module")
-def schema(django_db_blocker) -> dict:
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/?format=json")
-    assert response.status_code == 200
-    return response.json()
 
 
 def _operations(schema):
