@@ -232,3 +232,22 @@ def test_a_dead_letter_shows_its_error_in_the_list(admin_client, shop_with_histo
     response = admin_client.get(reverse("admin:events_deadletter_changelist") + "?database=orders")
 
     assert b"ValueError: the handler failed" in response.content
+
+
+def test_a_revoked_refresh_token_cannot_be_revived_in_the_admin(admin_client, customer, client_for):
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    refresh = str(RefreshToken.for_user(customer))
+    assert client_for(None).post("/api/auth/logout/", {"refresh": refresh}, format="json").status_code == 204
+    revoked = BlacklistedToken.objects.get()
+
+    delete = admin_client.post(
+        reverse("admin:token_blacklist_blacklistedtoken_delete", args=[revoked.pk]), {"post": "yes"}
+    )
+    add = admin_client.get(reverse("admin:token_blacklist_blacklistedtoken_add"))
+
+    assert (delete.status_code, add.status_code) == (403, 403)
+    assert BlacklistedToken.objects.filter(pk=revoked.pk).exists()
+    refreshed = client_for(None).post("/api/auth/token/refresh/", {"refresh": refresh}, format="json")
+    assert refreshed.status_code == 401

@@ -8,7 +8,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
+from shop.admin import ReadOnlyAdminMixin
 from shop.identity import services
 
 
@@ -47,3 +50,14 @@ admin.site.unregister(User)
 class IdentityUserAdmin(UserAdmin):
     form = IdentityUserChangeForm
     add_form = IdentityUserCreationForm
+
+
+# simplejwt's blacklist admin lets staff delete a blacklisted token — bringing a revoked refresh
+# token back to life — or add one by hand. Revoking is logout's job (and refresh's); here the
+# list is read-only.
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(BlacklistedToken)
+class ReadOnlyBlacklistedTokenAdmin(ReadOnlyAdminMixin, BlacklistedTokenAdmin):
+    pass
