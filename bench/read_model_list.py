@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Latency of GET /api/orders/ (the CQRS read side) as the number of orders grows.
 
-    .venv/bin/python bench/read_model_list.py [--sizes 1000,100000] [--requests 300]
+    .venv/bin/python -m bench.read_model_list [--sizes 1000,100000] [--requests 300]
 
 A benchmark, not a test: it asserts nothing about timing, it prints figures. The claim it checks
 (orders/read/models.py, orders/api/views.NewestFirst): every list query is "generation = active
@@ -55,10 +55,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools import postgres  # noqa: E402  isort: skip
+from bench.common import human, markdown_table, percentile, setup_django
+from devtools import postgres
 
 READ_ALIAS = "orders_read"
 CUSTOMERS = 2_000
@@ -93,22 +91,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def configure_django(read_url: str, tmp: Path) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "shop.settings"
-    os.environ["SHOP_SERVICES"] = "orders"  # aliases orders + orders_read only; no users table
-    os.environ["DATABASE_URL_ORDERS_READ"] = read_url
-    os.environ["DATABASE_URL_ORDERS"] = f"sqlite:///{tmp / 'orders.sqlite3'}"  # never used by a list
-    os.environ["EVENTS_TRANSPORT"] = "local"
-    os.environ["EVENTS_RELAY_IN_PROCESS"] = "0"
-    os.environ["CELERY_IN_PROCESS_WORKER"] = "0"
-    # A production web process runs with DEBUG off (DEBUG on would keep every query in memory and
-    # add the browsable renderer); the test client's host must be allowed.
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ["JWT_ACCESS_MINUTES"] = "600"  # the tokens must outlive the run
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    """A web process of the orders service whose read side is the database at `read_url`."""
+    setup_django(
+        SHOP_SERVICES="orders",  # aliases orders + orders_read only; no users table
+        DATABASE_URL_ORDERS_READ=read_url,
+        DATABASE_URL_ORDERS=f"sqlite:///{tmp / 'orders.sqlite3'}",  # never used by a list
+        EVENTS_TRANSPORT="local",
+        DJANGO_ALLOWED_HOSTS="testserver",  # the test client's host
+        JWT_ACCESS_MINUTES="600",  # the tokens must outlive the run
+    )
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -247,13 +238,6 @@ FACT_PATHS = {
         ],
     ],
 }
-SHIPMENT_STATUS = [
-    ("shipment_cancelled", "CANCELLED"),
-    ("shipment_delivered", "DELIVERED"),
-    ("shipment_in_transit", "IN_TRANSIT"),
-    ("shipment_picked_up", "PICKED_UP"),
-    ("shipment_created", "CREATED"),
-]
 REASONS = {
     "rejected": ["insufficient stock for SKU", "product no longer available"],
     "cancelled": ["cancelled by the customer", "cancelled by staff", "not confirmed in time"],
@@ -261,6 +245,8 @@ REASONS = {
 
 
 def make_summaries(n: int, catalog: Catalog, seed: int) -> tuple[list[tuple], list[tuple], datetime]:
+    from orders.read.projection import SHIPMENT_STATUS  # the projection's own rule for the status
+
     """N OrderSummary rows and their OrderSummaryProduct rows (generation 1), as COPY tuples in
     the column order of SUMMARY_COLUMNS / PRODUCT_COLUMNS. Order ids grow with placed_at."""
     rng = random.Random(seed * 1_000_003 + n)
@@ -468,6 +454,21 @@ class Shape:
     buffers: dict[int, int] = field(default_factory=dict)  # shared buffers hit + read by the plan
 
 
+def product_shapes(catalog: Catalog) -> list[Shape]:
+    """Staff's "orders with product X" for a best, a mid and a slow seller (and the best's page 2)."""
+    top, mid, rare = catalog.top_product, catalog.mid_product, catalog.rare_product
+    shapes = [
+        Shape(f"product_{name}", "staff", {"product": product}, f"staff, ?product={product}: {what}")
+        for name, product, what in [
+            ("top", top, "the best seller"),
+            ("mid", mid, "a mid seller (worst case for the largest size)"),
+            ("rare", rare, "a slow seller"),
+        ]
+    ]
+    page2 = Shape("product_top_p2", "staff", {"product": top}, "the same, page 2", page2_of="product_top")
+    return [shapes[0], page2, *shapes[1:]]
+
+
 def make_shapes(catalog: Catalog) -> list[Shape]:
     window_end = NOW - timedelta(days=90)
     window = {
@@ -494,31 +495,7 @@ def make_shapes(catalog: Catalog) -> list[Shape]:
         Shape(
             "staff_dates", "staff", window, "staff, ?placed_after&placed_before: a 30-day window 90 days ago"
         ),
-        Shape(
-            "product_top",
-            "staff",
-            {"product": catalog.top_product},
-            f"staff, ?product={catalog.top_product}: the best seller",
-        ),
-        Shape(
-            "product_top_p2",
-            "staff",
-            {"product": catalog.top_product},
-            "the same, page 2",
-            page2_of="product_top",
-        ),
-        Shape(
-            "product_mid",
-            "staff",
-            {"product": catalog.mid_product},
-            f"staff, ?product={catalog.mid_product}: a mid seller (worst case for the largest size)",
-        ),
-        Shape(
-            "product_rare",
-            "staff",
-            {"product": catalog.rare_product},
-            f"staff, ?product={catalog.rare_product}: a slow seller",
-        ),
+        *product_shapes(catalog),
     ]
 
 
@@ -685,35 +662,8 @@ def plan_buffers(sql: str) -> int:
 
 
 def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank), in milliseconds."""
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[index] * 1000
-
-
-def markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells) -> str:
-        return (
-            "| "
-            + " | ".join(
-                str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i])
-                for i, c in enumerate(cells)
-            )
-            + " |"
-        )
-
-    rule = (
-        "|"
-        + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2)) for i, w in enumerate(widths))
-        + "|"
-    )
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def human(n: int) -> str:
-    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+    """The q-th percentile (nearest rank) of durations in seconds, in milliseconds."""
+    return percentile(values, q) * 1000
 
 
 def report(shapes: list[Shape], sizes: list[int]) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Outbox relay throughput: the real relay vs a naive one vs the broker's own limit, in one run.
 
-    .venv/bin/python bench/relay_throughput.py [--events 100000] [--size 1000] [--batch-size 500]
+    .venv/bin/python -m bench.relay_throughput [--events 100000] [--size 1000] [--batch-size 500]
 
 A benchmark, not a test: it asserts nothing about timing, it prints figures. What it does:
 
@@ -45,10 +45,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools import postgres  # noqa: E402  isort: skip
+from bench.common import delete_topics, markdown_table, setup_django
+from devtools import postgres
+from devtools.cluster import ROOT
 
 EVENT_TYPE = "shop.orders.order_placed.v1"
 PARTITIONS = 6  # what `manage.py ensure_topics` creates by default
@@ -87,20 +86,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def configure_django(db_url: str, namespace: str, bootstrap: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "shop.settings"
-    os.environ["SHOP_SERVICES"] = "orders"  # only the orders aliases are configured
-    os.environ["DATABASE_URL_ORDERS"] = db_url
-    os.environ["EVENTS_NAMESPACE"] = namespace
-    os.environ["EVENTS_TRANSPORT"] = "kafka"
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    os.environ["EVENTS_RELAY_IN_PROCESS"] = "0"
-    os.environ["CELERY_IN_PROCESS_WORKER"] = "0"
-    # A relay process runs with DEBUG off; DEBUG on would log every query in memory.
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    """A relay process of the orders service on the database at `db_url`, relaying to Kafka."""
+    setup_django(
+        SHOP_SERVICES="orders",  # only the orders aliases are configured
+        DATABASE_URL_ORDERS=db_url,
+        EVENTS_NAMESPACE=namespace,
+        EVENTS_TRANSPORT="kafka",
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+    )
     import logging
 
     logging.getLogger("kafka").setLevel(logging.ERROR)  # "group_id is None" from the offset probe
@@ -218,19 +211,6 @@ def create_topics(bootstrap: list[str], names: list[str], partitions: int) -> No
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shop-bench")
     try:
         admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        admin.close()
-
-
-def delete_topics(bootstrap: list[str], names: list[str]) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shop-bench")
-    try:
-        existing = set(admin.list_topics())
-        doomed = [n for n in names if n in existing]
-        if doomed:
-            admin.delete_topics(doomed)
     finally:
         admin.close()
 
@@ -582,27 +562,6 @@ def main() -> int:
         if topics and not args.keep_topics:
             with contextlib.suppress(Exception):
                 delete_topics(bootstrap, topics)
-
-
-def markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    rule = (
-        "|"
-        + "|".join("-" * (w + 1) + ":" if i in right else "-" * (w + 2) for i, w in enumerate(widths))
-        + "|"
-    )
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
 def report(args, results, naive, perf, value_size, overhead) -> None:

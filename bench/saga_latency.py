@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Order saga latency under a steady open-loop load, in shape 2 (separate processes, Kafka).
 
-    .venv/bin/python bench/saga_latency.py [--rate 50] [--duration 60] [--web-workers 2]
+    .venv/bin/python -m bench.saga_latency [--rate 50] [--duration 60] [--web-workers 2]
 
 A benchmark, not a test: it asserts nothing about timing, it prints figures. What it does:
 
@@ -69,15 +69,14 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import psycopg
 
-import psycopg  # noqa: E402
-
-from devtools.cluster import LocalCluster, drop_templates  # noqa: E402  isort: skip
-from devtools.http import Api, free_port  # noqa: E402  isort: skip
-from devtools.services import KAFKA, PG_ADMIN_URL  # noqa: E402  isort: skip
-from shop.topology import ALL_ALIASES  # noqa: E402  isort: skip
+from bench.common import delete_topics
+from bench.common import percentile as pct
+from devtools.cluster import ROOT, LocalCluster, drop_templates
+from devtools.http import Api, free_port
+from devtools.services import KAFKA, PG_ADMIN_URL
+from shop.topology import ALL_ALIASES
 
 PLACED = "shop.orders.order_placed.v1"
 CONFIRMED = "shop.orders.order_confirmed.v1"
@@ -460,12 +459,6 @@ def wait_quiet(cluster: LocalCluster, timeout: float, still: float = 2.0) -> flo
 # --- statistics ---------------------------------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list (inf counts as the largest)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
 def fmt(v: float, width: int = 8) -> str:
     return f"{'inf':>{width}}" if math.isinf(v) else f"{v:{width}.1f}"
 
@@ -482,59 +475,32 @@ def summary(seconds: list[float]) -> str:
     )
 
 
-# (label, from, to); from/to pick a time out of (request result, database row); a missing "to"
-# makes the whole-saga rows infinite (the order never got there), the hop rows just absent.
+# (label, from, to): two moments of one order, "t0" (the client's send time) or "<row>.<column>"
+# or "<row>" of what collect() read from the databases. A missing "to" makes the whole-saga rows
+# infinite (the order never got there), the hop rows just absent.
 HOPS = [
-    ("web: POST sent -> order_placed written", lambda q, r: q["t0"], lambda q, r: r["placed"]["created"]),
-    (
-        "relay: order_placed written -> acked by Kafka",
-        lambda q, r: r["placed"]["created"],
-        lambda q, r: r["placed"]["published"],
-    ),
-    (
-        "Kafka + wait: acked -> catalog handler starts",
-        lambda q, r: r["placed"]["published"],
-        lambda q, r: r["catalog_in"],
-    ),
-    (
-        "catalog handler -> stock_reserved written",
-        lambda q, r: r["catalog_in"],
-        lambda q, r: r["reserved"]["created"],
-    ),
-    (
-        "relay: stock_reserved written -> acked",
-        lambda q, r: r["reserved"]["created"],
-        lambda q, r: r["reserved"]["published"],
-    ),
-    (
-        "Kafka + wait: acked -> orders handler starts",
-        lambda q, r: r["reserved"]["published"],
-        lambda q, r: r["orders_in"],
-    ),
-    (
-        "orders handler -> order_confirmed written",
-        lambda q, r: r["orders_in"],
-        lambda q, r: r["confirmed"]["created"],
-    ),
-    ("= POST -> CONFIRMED", lambda q, r: q["t0"], lambda q, r: r["confirmed"]["created"]),
-    (
-        "relay: order_confirmed written -> acked",
-        lambda q, r: r["confirmed"]["created"],
-        lambda q, r: r["confirmed"]["published"],
-    ),
-    (
-        "Kafka + wait: acked -> delivery handler starts",
-        lambda q, r: r["confirmed"]["published"],
-        lambda q, r: r["delivery_in"],
-    ),
-    (
-        "delivery handler -> shipment_created written",
-        lambda q, r: r["delivery_in"],
-        lambda q, r: r["shipment"]["created"],
-    ),
-    ("= POST -> shipment created", lambda q, r: q["t0"], lambda q, r: r["shipment"]["created"]),
+    ("web: POST sent -> order_placed written", "t0", "placed.created"),
+    ("relay: order_placed written -> acked by Kafka", "placed.created", "placed.published"),
+    ("Kafka + wait: acked -> catalog handler starts", "placed.published", "catalog_in"),
+    ("catalog handler -> stock_reserved written", "catalog_in", "reserved.created"),
+    ("relay: stock_reserved written -> acked", "reserved.created", "reserved.published"),
+    ("Kafka + wait: acked -> orders handler starts", "reserved.published", "orders_in"),
+    ("orders handler -> order_confirmed written", "orders_in", "confirmed.created"),
+    ("= POST -> CONFIRMED", "t0", "confirmed.created"),
+    ("relay: order_confirmed written -> acked", "confirmed.created", "confirmed.published"),
+    ("Kafka + wait: acked -> delivery handler starts", "confirmed.published", "delivery_in"),
+    ("delivery handler -> shipment_created written", "delivery_in", "shipment.created"),
+    ("= POST -> shipment created", "t0", "shipment.created"),
 ]
 CONFIRMED_HOP, SHIPMENT_HOP = 7, 11
+
+
+def moment(point: str, request: dict, row: dict) -> float | None:
+    """The time of one HOPS point for one order (KeyError/TypeError if it never happened)."""
+    if point == "t0":
+        return request["t0"]
+    name, _, column = point.partition(".")
+    return row[name][column] if column else row[name]
 
 
 def hop_values(requests: list[dict], rows: dict[int, dict]) -> list[list[float | None]]:
@@ -544,7 +510,7 @@ def hop_values(requests: list[dict], rows: dict[int, dict]) -> list[list[float |
         for q in requests:
             r = rows.get(q["order_id"], {})
             try:
-                start, end = a(q, r), b(q, r)
+                start, end = moment(a, q, r), moment(b, q, r)
             except (KeyError, TypeError):
                 start = end = None
             if start is not None and end is not None:
@@ -625,13 +591,11 @@ def delete_kafka_namespace(name: str) -> None:
 
         admin = KafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
         try:
-            with contextlib.suppress(Exception):
-                groups = [f"{name}.shop.{s}" for s in SERVICES]
-                admin.delete_groups([*groups, f"{name}.shop.orders.orders_read"])
-            if topics := [t for t in admin.list_topics() if t.startswith(f"{name}.")]:
-                admin.delete_topics(topics)
+            topics = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
         finally:
             admin.close()
+        groups = [*(f"{name}.shop.{s}" for s in SERVICES), f"{name}.shop.orders.orders_read"]
+        delete_topics(KAFKA, topics, groups=groups)
     except Exception as exc:
         print(f"(could not delete the Kafka topics of {name}: {exc})")
 
@@ -762,7 +726,7 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
         f"machine     {os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().release}, load average before"
         f" the load {loadavg:.2f} (see 'rest of the machine' below)"
     )
-    p(f"command     .venv/bin/python bench/saga_latency.py {' '.join(sys.argv[1:])}")
+    p(f"command     .venv/bin/python -m bench.saga_latency {' '.join(sys.argv[1:])}")
     p(
         f"load        open loop, {args.rate:g} orders/s x {args.duration:g} s = {n} POSTs"
         f" from {args.client_threads} threads; 1-{args.max_lines} lines/order, {args.customers} customers;"
