@@ -105,6 +105,8 @@ class LocalCluster:
     name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:10]}")
     kafka: str = KAFKA
     procs: dict[str, Proc] = field(default_factory=dict)
+    # Databases that live elsewhere (a service moved to another server): alias -> URL.
+    urls: dict[str, str] = field(default_factory=dict)
 
     # --- lifecycle --------------------------------------------------------------------------
     def create(self) -> LocalCluster:
@@ -132,7 +134,7 @@ class LocalCluster:
         return f"shop_{self.name}_{alias}"
 
     def database_url(self, alias: str) -> str:
-        return postgres.database_url(self.db(alias))
+        return self.urls.get(alias) or postgres.database_url(self.db(alias))
 
     def env(self, *, services: Sequence[str] | None = None, **extra: str) -> dict[str, str]:
         """A process's environment: every database (services=None), or SHOP_SERVICES and only
@@ -216,6 +218,11 @@ class LocalCluster:
             str(threads),
             "--graceful-timeout",
             "5",
+            # Longer than the gateway keeps idle upstream connections (nginx: 60 s), as in
+            # docker/entrypoint.sh: a worker closing one nginx is about to reuse resets that
+            # request, and a POST is not retried (a 502).
+            "--keep-alive",
+            "75",
             "--log-level",
             "warning",
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +41,11 @@ def render(values: dict[str, str], template: Path = TEMPLATE) -> str:
 
 
 def upstream_servers(ports: Sequence[int], host: str = "127.0.0.1") -> str:
-    """An upstream block's server lines for replicas on `ports` (a refused one is skipped)."""
+    """An upstream block's server lines for replicas on `ports` (a refused one is skipped). No
+    ports: the route is switched off (during a cut-over): a server marked down, which nginx
+    answers with its JSON 502 "The service is unavailable." """
+    if not ports:
+        return f"server {host}:1 down;"
     return " ".join(f"server {host}:{p} max_fails=1 fail_timeout=5s;" for p in ports)
 
 
@@ -59,7 +64,8 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def route(self, service: str, ports: Sequence[int]) -> None:
-        """Send `service`'s path prefix to replicas on `ports` (effective after reload())."""
+        """Send `service`'s path prefix to replicas on `ports`, or nowhere (502) for no ports;
+        effective after reload()."""
         self.routes[service] = list(ports)
 
     def write_config(self) -> Path:
@@ -93,6 +99,15 @@ class Gateway:
         self.check()
         self._run("-s", "reload")
 
+    def settle(self, timeout: float = 15.0) -> None:
+        """After a reload, wait until nginx's old workers have finished the requests they held:
+        until then they may still proxy to the old routes, so whatever those routes point at must
+        keep running (a process replaced behind the gateway is stopped only after this)."""
+        master = int((self.prefix / "nginx.pid").read_text())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _old_workers(master):
+            time.sleep(0.05)
+
     def _run(self, *args: str) -> None:
         done = subprocess.run([*self._nginx(), *args], capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
@@ -103,3 +118,16 @@ class Gateway:
         if binary is None:
             raise RuntimeError("nginx is not installed: scripts/split-local nginx (apt-get install nginx)")
         return [binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", "stderr"]
+
+
+def _old_workers(master: int) -> list[int]:
+    """Pids of nginx workers of `master` still finishing their requests after a reload."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == master and b"shutting down" in (stat.parent / "cmdline").read_bytes():
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found

@@ -251,6 +251,11 @@ class SplitTopology:
             raise ValueError(f"no component {name!r} in this topology")
         return starters[role](service)
 
+    def adopt(self, proc: Proc) -> Proc:
+        """Count a process started through this topology's cluster as one of its own: stop()
+        stops it, and `make split-stop` from another shell too (a pid file)."""
+        return self._track(proc)
+
     def stop_component(self, name: str) -> None:
         """Stop one process as stop() would (SIGTERM, then SIGKILL after 20 s)."""
         self._stop_one(name)
