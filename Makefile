@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run reset venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test
+.PHONY: run reset venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test migrate-demo
 # The Postgres URLs of every alias (scripts/postgres-local prints them).
 PG_ENV = eval "$$(scripts/postgres-local env)"
 
@@ -72,6 +72,10 @@ redis:
 
 clean:
 	rm -rf data .cache/kafka/run
+
+# --- moving between shapes ------------------------------------------------------------------------
+migrate-demo: venv services   ## the migration performed: shape 1 -> 2 -> 3 under traffic, narrated with its figures (DEMO_ARGS="--rollback --keep")
+	$(PY) -m devtools.migrate_demo $(DEMO_ARGS)
 
 # --- shape 3: split services -----------------------------------------------------------------------
 split: venv                   ## every service as its own processes behind nginx on http://127.0.0.1:8080 (scripts/split-local)
