@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from devtools import processes
 from devtools.http import Api, free_port
 from devtools.migration import Migration, Monolith
 from devtools.split import SplitTopology
@@ -73,9 +74,25 @@ def what_they_see(customers: dict[str, Api], anonymous: Api) -> dict:
     return seen
 
 
-def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(split_services, tmp_path):
+@pytest.fixture
+def monolith(split_services, tmp_path):
     monolith = Monolith(tmp_path / "monolith", step_seconds=2)
-    monolith.prepare(PASSWORD)
+    try:
+        monolith.prepare(PASSWORD)
+        yield monolith
+    finally:
+        monolith.stop()
+
+
+def snapshot_price(monolith: Monolith, product_id: int):
+    """What orders prices a product at (its snapshot, fed by catalog's events in-process)."""
+    with sqlite3.connect(monolith.data_dir / "orders.sqlite3") as db:
+        return db.execute(
+            "SELECT price FROM orders_productsnapshot WHERE product_id = ?", (product_id,)
+        ).fetchone()[0]
+
+
+def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(monolith, tmp_path):
     with sqlite3.connect(monolith.data_dir / "catalog.sqlite3") as db:
         initial_stock = dict(db.execute("SELECT id, stock FROM catalog_product"))
     # The monolith's own recovery of lost shipment steps would deliver the shipped order while it
@@ -95,6 +112,7 @@ def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(split_servic
     monolith.start(**slow_recovery)
     status, changed = staff.request("PATCH", "/api/catalog/products/1/", {"price": "11.11"})
     assert status == 200, changed
+    processes.wait_until(lambda: money(snapshot_price(monolith, 1)) == money("11.11"), what="the new price")
     delivered = place(ann, [(1, 2), (2, 1)])
     rejected = place(ben, [(4, 1000)])
     cancelled = place(alice, [(5, 1)])
@@ -212,7 +230,6 @@ def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(split_servic
         assert migration.cluster.sql("orders_read", READ_SIDE) == live
     finally:
         migration.destroy()
-        monolith.stop()
 
 
 def money(value):
