@@ -75,7 +75,7 @@ def what_they_see(customers: dict[str, Api], anonymous: Api) -> dict:
 
 
 @pytest.fixture
-def monolith(split_services, tmp_path):
+def prepared_monolith(split_services, tmp_path):
     monolith = Monolith(tmp_path / "monolith", step_seconds=2)
     try:
         monolith.prepare(PASSWORD)
@@ -92,7 +92,8 @@ def snapshot_price(monolith: Monolith, product_id: int):
         ).fetchone()[0]
 
 
-def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(monolith, tmp_path):
+def test_a_live_monolith_moves_to_postgres_and_kafka_and_carries_on(prepared_monolith, tmp_path):
+    monolith = prepared_monolith
     with sqlite3.connect(monolith.data_dir / "catalog.sqlite3") as db:
         initial_stock = dict(db.execute("SELECT id, stock FROM catalog_product"))
     # The monolith's own recovery of lost shipment steps would deliver the shipped order while it
