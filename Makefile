@@ -49,10 +49,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 test-fast: venv               ## the suite on the embedded defaults (SQLite per app, local transport)
-	$(VENV)/bin/pytest -q -m "not kafka and not postgres and not redis"
+	$(VENV)/bin/pytest -q -m "not kafka and not postgres and not redis and not containers"
 
 test-services: venv services  ## the whole suite again on Postgres per app + Kafka, incl. the fault tests
-	$(PG_ENV) && EVENTS_TRANSPORT=kafka $(VENV)/bin/pytest -q
+	$(PG_ENV) && EVENTS_TRANSPORT=kafka $(VENV)/bin/pytest -q -m "not containers"
 
 test: lint test-fast test-services  ## lint, import contracts, both suites (the README's test command)
 
@@ -94,3 +94,6 @@ compose-down:                 ## stop and remove the containers; the volumes (da
 	scripts/compose-local down
 compose-reset:                ## stop and remove the containers and the volumes
 	scripts/compose-local reset
+compose-test: venv            ## the container suite: a fresh copy of the deployment of its own, driven, removed
+	scripts/compose-local engine
+	$(VENV)/bin/pytest -q -m containers tests/containers

@@ -18,4 +18,7 @@ Where to look:
   split.py      SplitTopology: shape 3, every service in processes of its own behind the
                 gateway; `python -m devtools.split start|stop|status|drop|dotenv` is
                 `make split` (scripts/split-local)
+  compose.py    ComposeTopology: shape 3 in containers (docker/compose.yaml via
+                scripts/compose-local), with the same component names and looking-inside
+                methods as SplitTopology, so the same tests drive either
 """

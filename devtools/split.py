@@ -260,6 +260,21 @@ class SplitTopology:
         """Stop one process as stop() would (SIGTERM, then SIGKILL after 20 s)."""
         self._stop_one(name)
 
+    def gateway_upstreams(self, prefix: str) -> set[str]:
+        """Every upstream address the gateway sent requests for paths under `prefix` to (its
+        access log)."""
+        entries = map(json.loads, filter(None, self.cluster.procs["gateway"].output().splitlines()))
+        return {
+            address.strip()
+            for entry in entries
+            if entry["uri"].startswith(prefix) and entry["upstream"]
+            for address in entry["upstream"].split(",")
+        }
+
+    def replica_addresses(self, service: str) -> set[str]:
+        """host:port of each web replica of `service`, as the gateway reaches it."""
+        return {f"127.0.0.1:{port}" for port in self.web_ports[service]}
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (its whole process group) and forget it."""
         self.cluster.signal(name, sig)
