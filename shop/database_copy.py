@@ -417,26 +417,36 @@ class Comparison:
         return "; ".join(parts) or "checksums differ"
 
 
-def checksum(table: Table, db: str, batch_size: int = BATCH_SIZE) -> tuple[int, str]:
-    """(row count, checksum) of `table` in `db`, streamed in batches."""
+def checksum(
+    table: Table, db: str, batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None
+) -> tuple[int, str]:
+    """(row count, checksum) of `table` in `db`, streamed in batches (`progress(rows)` after each)."""
     digest = table.row_hash()
     total, count = 0, 0
     for rows in table.batches(db, batch_size):
         for row in rows:
             total = (total + digest(row)) % _MODULUS
         count += len(rows)
+        if progress:
+            progress(len(rows))
     return count, f"{total:064x}"
 
 
-def compare(table: Table, source: str, target: str, batch_size: int = BATCH_SIZE) -> Comparison:
+def compare(
+    table: Table,
+    source: str,
+    target: str,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> Comparison:
     """Counts and checksums of `table` on both sides and, when they differ, which rows. Both
     sides are read at once: the source in a thread (and connection) of its own."""
     if table.name not in connections[target].introspection.table_names():
-        return Comparison(table.name, *checksum(table, source, batch_size))
+        return Comparison(table.name, *checksum(table, source, batch_size, progress))
 
     def on_source() -> tuple[int, str]:
         try:
-            return checksum(table, source, batch_size)
+            return checksum(table, source, batch_size, progress)
         finally:
             connections[source].close()  # this thread's connection
 

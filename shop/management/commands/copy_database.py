@@ -91,7 +91,7 @@ class Command(BaseCommand):
         verify_started = time.perf_counter()
 
         self.stdout.write("verifying: row count and checksum of every table, source against target")
-        differing = self._report([dbcopy.compare(t, alias, target, batch_size) for t in tables])
+        differing = self._report([self._compare(t, alias, target, batch_size) for t in tables])
         verified = time.perf_counter() - verify_started
         if differing:
             raise CommandError(
@@ -108,20 +108,15 @@ class Command(BaseCommand):
         )
 
     def _copy_table(self, table: dbcopy.Table, alias: str, target: str, batch_size: int) -> dbcopy.Copied:
-        # A live bar on a terminal (rows and rows/s); one line per table for logs and pipes.
-        with tqdm(
-            total=table.count(alias),
-            desc=f"  {table.name}",
-            unit=" rows",
-            unit_scale=True,
-            leave=False,
-            disable=None,
-            file=sys.stderr,
-        ) as bar:
+        with _bar(table.count(alias), table.name) as bar:
             done = dbcopy.copy_table(table, alias, target, batch_size=batch_size, progress=bar.update)
         rate = f"{done.rate:>11,.0f} rows/s" if done.rows else ""
         self.stdout.write(f"  {done.table:<36}{done.rows:>10,} rows {done.seconds:>7.2f} s {rate}")
         return done
+
+    def _compare(self, table: dbcopy.Table, alias: str, target: str, batch_size: int) -> dbcopy.Comparison:
+        with _bar(table.count(alias), f"{table.name} (checksums)") as bar:
+            return dbcopy.compare(table, alias, target, batch_size, progress=bar.update)
 
     # --- check ---------------------------------------------------------------------------------
     def _check(self, alias: str, target: str, tables: list[dbcopy.Table], batch_size: int) -> None:
@@ -141,7 +136,7 @@ class Command(BaseCommand):
                 f"migrations differ: only in the source {only_source[:5]}, "
                 f"only in the target {only_target[:5]}"
             )
-        comparisons = [dbcopy.compare(t, alias, target, batch_size) for t in tables]
+        comparisons = [self._compare(t, alias, target, batch_size) for t in tables]
         problems += self._report(comparisons)
         if problems:
             raise CommandError(f"source and target differ: {', '.join(problems)}", returncode=1)
@@ -158,3 +153,17 @@ class Command(BaseCommand):
             )
             self.stdout.write(line if c.equal else self.style.ERROR(line))
         return [c.table for c in comparisons if not c.equal]
+
+
+def _bar(total: int, what: str) -> tqdm:
+    """A live bar on a terminal (rows, rows/s), gone when done; nothing when not on a terminal
+    (logs and pipes get the one line per table the command prints)."""
+    return tqdm(
+        total=total,
+        desc=f"  {what}",
+        unit=" rows",
+        unit_scale=True,
+        leave=False,
+        disable=None,
+        file=sys.stderr,
+    )
