@@ -31,14 +31,16 @@ def pytest_runtest_logreport(report):
         _skipped.append(report.nodeid)
 
 
+def pytest_configure(config):
+    if not _is_xdist_worker(config):
+        # A fresh id in the environment, inherited by every process the tests start (and by
+        # pytest-xdist's workers): what is still running with it at the end was left behind.
+        reaper.tag_run()
+
+
 def pytest_sessionstart(session):
     global _session
     _session = session
-    if not _is_xdist_worker(session.config):
-        # Orphans of anything a test starts (a server's child whose server was stopped, a worker
-        # whose pytest-xdist process exited) are adopted by this process rather than by PID 1,
-        # so the check at the end still sees them.
-        reaper.become_subreaper()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -51,8 +53,8 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     """No test may leave a process running: whatever the run started that is still alive at the
-    very end (at any depth, orphans included) fails the run — and is killed. Checked once, in
-    the process that runs (or distributes) the tests, after pytest-xdist's workers are gone."""
+    very end (orphans included) fails the run — and is killed. Checked once, in the process
+    that runs (or distributes) the tests, after pytest-xdist's workers are gone."""
     if _session is None or _is_xdist_worker(config):
         return
     left = reaper.survivors()

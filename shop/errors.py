@@ -54,8 +54,6 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     503: ("The service is temporarily unavailable.", "service_unavailable"),
     504: ("The service did not answer in time.", "gateway_timeout"),
 }
-# Headers of the original response a client still needs once the body is replaced.
-_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -83,10 +81,13 @@ def response(
 ) -> JsonResponse:
     """A JSON error response in the one shape; detail and code default to the status's meaning."""
     default_detail, default_code = STATUS_DEFAULTS.get(status, ("Error.", "error"))
-    return JsonResponse(
+    resp = JsonResponse(
         payload(request, detail=detail or default_detail, code=code or default_code, errors=errors),
         status=status,
     )
+    # Also where the answer comes before the security middleware (a bad Host, a body too large).
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 def _is_json(resp: HttpResponse) -> bool:
@@ -158,9 +159,11 @@ class ApiErrorMiddleware:
     @staticmethod
     def _as_json(request: HttpRequest, original: HttpResponse) -> JsonResponse:
         resp = response(request, original.status_code)
-        for header in _KEPT_HEADERS:
-            if header in original:
-                resp[header] = original[header]
+        # Every header but the body's own: Allow, Retry-After, and what the security middleware
+        # added (HSTS, nosniff, X-Frame-Options) stay.
+        for header, value in original.items():
+            if header.lower() not in ("content-type", "content-length"):
+                resp[header] = value
         for name, cookie in original.cookies.items():  # e.g. a CSRF cookie set on the way
             resp.cookies[name] = cookie
         return resp

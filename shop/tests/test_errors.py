@@ -88,6 +88,7 @@ def test_a_customer_on_a_staff_endpoint_gets_a_json_403(debug, customer_api):
 def test_a_host_not_allowed_is_a_json_400(debug, anon_api):
     response = anon_api.get(PRODUCTS, HTTP_HOST="evil.example")
     assert_error_shape(response, 400, "disallowed_host")
+    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_crash_in_a_view_is_a_json_500_that_leaks_nothing(debug, monkeypatch, caplog):
@@ -149,3 +150,10 @@ def test_errors_outside_api_keep_django_pages(anon_api):
     response = anon_api.get("/no-such-page/")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_rewritten_error_keeps_the_security_headers(anon_api):
+    response = anon_api.get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
