@@ -5,7 +5,6 @@ environment, as a deployment's would."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -119,18 +118,12 @@ def test_a_verifying_service_needs_only_the_public_key(tmp_path):
 @pytest.mark.parametrize("tls_at_gateway", ["false", "true"])
 def test_check_deploy_has_nothing_to_say_about_production(tmp_path, tls_at_gateway):
     done = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env=prod_env(tmp_path, SHOP_TLS_AT_GATEWAY=tls_at_gateway),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    issues = [
-        line
-        for line in (done.stdout + done.stderr).splitlines()
-        if re.match(r"^\S*: \(\w+\.[EWCI]\d+\)", line)
-    ]
-    # The OpenAPI schema's own warnings are the schema's business (its tests say so); everything
-    # a deployment is judged on — security, identity, settings — must be silent.
-    assert [issue for issue in issues if "(drf_spectacular." not in issue] == [], done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout, done.stdout + done.stderr
