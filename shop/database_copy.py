@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 from django.apps import apps
 from django.core.management.color import no_style
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models.functions import Cast
@@ -227,6 +227,11 @@ def target_database(url: str, *, alias: str) -> Iterator[str]:
     # A connection of this thread only, not a configured database: it exists for the copy alone.
     config = connections.configure_settings({"default": config})["default"]
     connections[TARGET] = load_backend(config["ENGINE"]).DatabaseWrapper(config, TARGET)
+    try:
+        connections[TARGET].ensure_connection()
+    except DatabaseError as exc:
+        del connections[TARGET]
+        raise CopyRefused(f"cannot open the target: {str(exc).strip().splitlines()[-1]}")
     try:
         with standing_in(TARGET, for_alias=alias):
             yield TARGET

@@ -235,6 +235,8 @@ def test_bad_requests_are_refused_with_a_clear_message(tmp_path):
     if source["ENGINE"].endswith("sqlite3"):
         error, _ = copy_fails("catalog", f"sqlite:///{source['NAME']}")
         assert "the target is the source database" in str(error)
+    error, _ = copy_fails("catalog", f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.sqlite3'}")
+    assert "cannot open the target" in str(error)
     error, _ = copy_fails("catalog", f"sqlite:///{tmp_path / 'x.sqlite3'}", "--batch-size", "0")
     assert "--batch-size" in str(error)
 
