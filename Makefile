@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run reset venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test migrate-demo
+.PHONY: run reset venv migrate seed test test-fast test-services lint format kafka kafka-stop db redis services services-stop bench clean split split-stop validate-deploy nginx compose-up compose-down compose-reset compose-test migrate-demo trace-backend
 # The Postgres URLs of every alias (scripts/postgres-local prints them).
 PG_ENV = eval "$$(scripts/postgres-local env)"
 
@@ -56,7 +56,7 @@ test-services: venv services  ## the whole suite again on Postgres per app + Kaf
 
 test: lint test-fast test-services  ## lint, import contracts, both suites (the README's test command)
 
-services: db kafka redis nginx ## everything shapes 2 and 3 need, started (nginx: installed) locally
+services: db kafka redis nginx trace-backend ## everything shapes 2 and 3 need, started (nginx: installed; the trace backend: built) locally
 services-stop:
 	-scripts/kafka-local stop
 	-scripts/redis-local stop
@@ -86,6 +86,8 @@ validate-deploy: venv         ## docker/ and k8s/ checked offline: Kubernetes sc
 	$(PY) scripts/validate-deploy
 nginx:                        ## nginx for the split's gateway (apt-get, once)
 	scripts/split-local nginx
+trace-backend: venv           ## Zipkin (Maven Central) + an OpenTelemetry Collector (go build), once, into .cache/trace/
+	$(PY) -m devtools.tracing build
 
 # --- shape 3 in containers: docker/compose.yaml (scripts/compose-local) -----------------------------
 compose-up:                   ## build what is missing, docker/.env if none, start, wait until healthy: http://127.0.0.1:8080

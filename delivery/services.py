@@ -16,7 +16,7 @@ from django.utils import timezone
 from delivery import event_types
 from delivery.apps import ALIAS
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
-from events import publish
+from events import publish, tracing
 
 log = logging.getLogger(__name__)
 
@@ -221,4 +221,5 @@ def _schedule_step(shipment_id: int, expected_status: str) -> None:
             args=[shipment_id, str(expected_status)], countdown=settings.DELIVERY_STEP_SECONDS
         )
 
-    transaction.on_commit(enqueue, using=ALIAS)
+    # Bound: the task carries this step's trace even when the commit happens after the span.
+    transaction.on_commit(tracing.bind(enqueue), using=ALIAS)

@@ -156,7 +156,8 @@ class LocalCluster:
         self, name: str, argv: list[str], *, services: Sequence[str] | None = None, **extra_env: str
     ) -> Proc:
         """Start `argv` as process `name` (its log is appended to when it is started again)."""
-        env = self.env(services=services, **extra_env)
+        # Named like the process, in the trace UI too (when the process exports traces).
+        env = self.env(services=services, **{"OTEL_SERVICE_NAME": name, **extra_env})
         self.procs[name] = processes.spawn(name, argv, env=env, cwd=ROOT, log=self.workdir / f"{name}.log")
         return self.procs[name]
 

@@ -43,6 +43,7 @@ from devtools.cluster import ROOT, LocalCluster, manage
 from devtools.gateway import Gateway
 from devtools.http import http_status
 from devtools.processes import Proc
+from devtools.tracing import TraceBackend
 
 SERVICES = ("shop", "catalog", "orders", "delivery")
 WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
@@ -85,6 +86,10 @@ class SplitTopology:
     gateway_values: dict[str, str] = field(default_factory=dict)  # template values over the defaults
     secrets: dict[str, str] = field(default_factory=make_secrets)
     admin_password: str = "demo-pass-123"
+    # Zipkin + the OpenTelemetry Collector (devtools/tracing.py): every process exports its spans
+    # there, sampled at trace_sample (parent-based: whole orders). None: tracing off.
+    tracing: TraceBackend | None = None
+    trace_sample: float = 1.0
 
     def __post_init__(self) -> None:
         self.logs = self.run_dir / "logs"
@@ -115,13 +120,17 @@ class SplitTopology:
             "SHOP_TRUSTED_PROXIES": "1",  # behind the gateway: throttles count the client's address
             "SHOP_TLS_AT_GATEWAY": "true",  # loopback, plain HTTP: no redirect to HTTPS here
             **self.cluster.celery_env(),
+            **(self.tracing.service_env(self.trace_sample) if self.tracing else {}),
         }
         env.update(self.settings)
         return env
 
     def manage(self, service: str, *args: str, **extra_env: str):
         """A management command in a process that is `service` alone (raises with its output)."""
-        env = self.cluster.env(services=[service], **{**self.service_env(service), **extra_env})
+        # One-off commands (migrations, seeding) export no spans: the trace UI shows the traffic.
+        env = self.cluster.env(
+            services=[service], **{**self.service_env(service), "OTEL_TRACES_EXPORTER": "none", **extra_env}
+        )
         done = manage(*args, env=env, check=False)
         if done.returncode != 0:
             raise RuntimeError(
@@ -162,12 +171,18 @@ class SplitTopology:
         return bool(rows)
 
     def start(self) -> None:
-        """Every process, then the gateway once every service answers /readyz."""
+        """The trace backend (if any), every process, then the gateway once every service
+        answers /readyz, and last the trace UI (the slowest to boot)."""
+        if self.tracing:
+            for proc in self.tracing.start():
+                processes.write_pid_file(self.pids / f"{proc.name}.pid", proc)
         for service in SERVICES:
             self.start_service(service, wait=False)
         for service in SERVICES:
             self.wait_ready(service)
         self.start_gateway()
+        if self.tracing:
+            self.tracing.wait_ready()
 
     def start_service(self, service: str, *, wait: bool = True) -> None:
         """Every process of one service: its web replicas, and its relay, consumer and Celery
@@ -297,7 +312,10 @@ class SplitTopology:
 
     # --- helpers --------------------------------------------------------------------------------
     def _names(self) -> set[str]:
-        return {p.stem for p in self.pids.glob("*.pid")} | set(self.cluster.procs)
+        return {p.stem for p in self.pids.glob("*.pid")} | set(self.cluster.procs) | self._trace_names()
+
+    def _trace_names(self) -> set[str]:
+        return set(self.tracing.procs) if self.tracing else set()
 
     def _stop_names(self, names: list[str] | set[str]) -> None:
         def rank(name: str) -> int:
@@ -313,6 +331,8 @@ class SplitTopology:
     def _stop_one(self, name: str) -> None:
         if name in self.cluster.procs:
             self.cluster.stop(name)
+        elif self.tracing and name in self.tracing.procs:
+            processes.terminate(self.tracing.procs.pop(name), timeout=10)
         else:
             processes.stop_by_pid_file(self.pids / f"{name}.pid")
         (self.pids / f"{name}.pid").unlink(missing_ok=True)
@@ -354,6 +374,13 @@ def local_topology() -> SplitTopology:
     """The topology `make split` runs: fixed ports (SPLIT_BASE_PORT, SPLIT_GATEWAY_PORT), kept
     databases shop_split_<alias> and secrets kept in .cache/split/secrets.json."""
     base = int(os.environ.get("SPLIT_BASE_PORT", "18100"))
+    tracing = None
+    if os.environ.get("SPLIT_TRACING", "on") != "off":
+        tracing = TraceBackend(
+            RUN_DIR / "logs",
+            ui_port=int(os.environ.get("SPLIT_TRACE_UI_PORT", "9411")),
+            otlp_port=int(os.environ.get("SPLIT_OTLP_PORT", "4318")),
+        )
     return SplitTopology(
         RUN_DIR,
         name="split",
@@ -367,6 +394,8 @@ def local_topology() -> SplitTopology:
         settings={"DELIVERY_STEP_SECONDS": os.environ.get("DELIVERY_STEP_SECONDS", "2")},
         secrets=_persistent_secrets(),
         admin_password=os.environ.get("SPLIT_ADMIN_PASSWORD", "demo-pass-123"),
+        tracing=tracing,
+        trace_sample=float(os.environ.get("SPLIT_TRACE_SAMPLE", "1")),
     )
 
 
@@ -407,6 +436,8 @@ def main(argv: list[str]) -> int:
             raise
         print(f"split: {len(topology.cluster.procs)} processes up in {time.monotonic() - started:.0f}s")
         print(f"  gateway  {topology.url}/api/docs/   admin: {topology.url}/admin/ ({ADMIN_USER})")
+        if topology.tracing:
+            print(f"  traces   {topology.tracing.ui_url}/zipkin/ (search request_id=<X-Request-ID>)")
         print(f"  logs     {topology.logs}/")
         print("  stop     make split-stop")
         return 0

@@ -103,3 +103,14 @@ def _sample_parked(alias: str) -> None:
     for key, n in counts.items():
         DEAD_LETTERS_PARKED.labels(*key).set(n)
     _parked_seen.update(counts)
+
+
+def serve() -> None:
+    """Serve this process's metrics on EVENTS METRICS_ADDRESS:METRICS_PORT (a thread), if a port is
+    set: how a relay or consumer process, which has no web server, is scraped."""
+    if events_settings.METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        address, port = events_settings.METRICS_ADDRESS, events_settings.METRICS_PORT
+        start_http_server(port, addr=address)
+        log.info("metrics on http://%s:%d/metrics", address, port)

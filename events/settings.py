@@ -38,8 +38,12 @@ DEFAULTS: dict[str, Any] = {
     # --- inbox -------------------------------------------------------------------------------------
     "HANDLER_ATTEMPTS": 4,  # tries before an event is parked as a dead letter
     "HANDLER_BACKOFF_SECONDS": 0.05,  # doubled after each failed try
-    # --- liveness ----------------------------------------------------------------------------------
+    # --- liveness and metrics -----------------------------------------------------------------------
     "HEARTBEAT_FILE": "",  # touched by the relay and consumer loops as they make progress
+    # The relay and consumer processes serve no HTTP: with a port, they serve their Prometheus
+    # metrics (handler outcomes, consumer lag, what their handlers observe) on it. 0: off.
+    "METRICS_PORT": 0,
+    "METRICS_ADDRESS": "127.0.0.1",
     # --- who owns what (the host project's topology) ----------------------------------------------
     "SERVICES": {},  # {service: [database aliases]}, the first its own; {}: "default" owns all
     "APP_DATABASES": {},  # {app label: alias} where the app's handlers write; else the 1st alias

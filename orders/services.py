@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events import publish
-from orders import event_types
+from orders import event_types, metrics
 from orders.apps import ALIAS
 from orders.models import (
     MAX_ADDRESS_LENGTH,
@@ -293,6 +293,7 @@ def confirm_order(*, order_id: int) -> bool:
         if not _transition(order_id, allowed=[Status.PENDING], to=Status.CONFIRMED):
             return False
         order = Order.objects.get(pk=order_id)
+        metrics.observe_on_commit(order_id, Status.CONFIRMED, order.created_at, using=ALIAS)
         publish(
             event_types.ORDER_CONFIRMED,
             key=order_id,
@@ -372,6 +373,8 @@ def mark_delivered(*, order_id: int, shipment_id: int) -> bool:
             shipment_id=shipment_id,
         ):
             return False
+        created_at = Order.objects.filter(pk=order_id).values_list("created_at", flat=True).get()
+        metrics.observe_on_commit(order_id, Status.DELIVERED, created_at, using=ALIAS)
         publish(
             event_types.ORDER_DELIVERED,
             key=order_id,

@@ -27,7 +27,12 @@ class RequestIdMiddleware:
 
 
 class RequestIdLogFilter(logging.Filter):
+    """Puts the request id, trace id and span id of the work in progress on every log record
+    ("-" where there is none, e.g. a process starting): the keys of every JSON log line."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = tracing.request_id_var.get() or "-"
-        record.trace_id = tracing.trace_id_var.get() or "-"
+        trace_id, span_id = tracing.current_ids()
+        record.trace_id = trace_id or "-"
+        record.span_id = span_id or "-"
         return True

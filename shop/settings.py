@@ -366,6 +366,9 @@ EVENTS = {
     "OUTBOX_RETENTION_HOURS": env.int("EVENTS_OUTBOX_RETENTION_HOURS", default=72),
     # Touched by relay and consumer loops as they make progress: their liveness probe.
     "HEARTBEAT_FILE": env.str("EVENTS_HEARTBEAT_FILE", default=""),
+    # relay_outbox and consume_events serve their own metrics on this port (0: off).
+    "METRICS_PORT": env.int("EVENTS_METRICS_PORT", default=0),
+    "METRICS_ADDRESS": env.str("EVENTS_METRICS_ADDRESS", default="127.0.0.1"),
 }
 
 # --- Celery -------------------------------------------------------------------------------------
@@ -442,14 +445,35 @@ ORDER_PENDING_TIMEOUT_MINUTES = env.float("ORDER_PENDING_TIMEOUT_MINUTES", defau
 # How long a read carrying a consistency token may wait for the read side to catch up.
 ORDERS_READ_YOUR_WRITES_TIMEOUT = env.float("ORDERS_READ_YOUR_WRITES_TIMEOUT", default=3.0)
 
+# --- tracing (shop/telemetry.py) -----------------------------------------------------------------
+# OpenTelemetry, from the standard OTEL_* variables: none (the default: no SDK, no cost), otlp
+# (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. the trace backend of `make split`) or console.
+TRACING_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="none")
+if TRACING_EXPORTER not in {"none", "otlp", "console"}:
+    raise ImproperlyConfigured(
+        f"OTEL_TRACES_EXPORTER must be none, otlp or console, not {TRACING_EXPORTER!r}"
+    )
+# The share of new traces recorded (OpenTelemetry's parentbased_traceidratio argument): a trace is
+# sampled where it starts (a request, a beat task) and every process follows that decision.
+TRACING_SAMPLE_RATIO = env.float("OTEL_TRACES_SAMPLER_ARG", default=1.0)
+if not 0 <= TRACING_SAMPLE_RATIO <= 1:
+    raise ImproperlyConfigured(f"OTEL_TRACES_SAMPLER_ARG must be between 0 and 1, not {TRACING_SAMPLE_RATIO}")
+
 # --- logging ------------------------------------------------------------------------------------
+# One JSON object per line (python-json-logger) outside dev, each with the request id, trace id and
+# span id of the work it belongs to (shop.middleware.RequestIdLogFilter); plain text in dev.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "shop.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "shop.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(trace_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "exc_info": "exc"},
+            "timestamp": False,
+        },
     },
     "handlers": {
         "console": {
@@ -461,3 +485,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"kafka": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
 }
+# Celery workers log through LOGGING too (JSON, with the ids), not through Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -33,6 +33,7 @@ def apply(event: Event, handler: Handler) -> Outcome:
 
     Returns DUPLICATE without running the handler if this event was already applied by it.
     Raises whatever the handler raises; the transaction, inbox row included, is then rolled back.
+    Runs in the caller's trace context: deliver() and replay() open the event's `process` span.
     """
     validate(event.type, event.data)
     with transaction.atomic(using=handler.alias):
@@ -47,26 +48,33 @@ def apply_batch(pairs: list[tuple[Event, Handler]], alias: str) -> list[Outcome]
     one by one, so retries, dead letters and the other records' effects work as usual."""
     if strangers := sorted({h.name for _, h in pairs if h.alias != alias}):
         raise ValueError(f"{strangers} do not write to {alias}")
+    spans: list[tracing.Processing] = []
     try:
         with transaction.atomic(using=alias):
             outcomes = []
             for event, handler in pairs:
-                validate(event.type, event.data)
-                outcomes.append(_apply_in_transaction(event, handler))
+                spans.append(tracing.start_processing(event, handler.name, database=alias))
+                with spans[-1].current():
+                    validate(event.type, event.data)
+                    outcomes.append(_apply_in_transaction(event, handler))
     except Exception as exc:
         log.info("batch of %d on %s failed (%s); applying one by one", len(pairs), alias, exc)
+        for span in spans:  # nothing of the batch was kept: deliver() makes each pair's own span
+            span.finish(
+                "rolled_back", error=f"batch rolled back ({type(exc).__name__}: {exc}); applied one by one"
+            )
         return None
-    for (_, handler), outcome in zip(pairs, outcomes, strict=True):
+    for (_, handler), outcome, span in zip(pairs, outcomes, spans, strict=True):
         metrics.HANDLED.labels(handler.name, outcome.value).inc()
+        span.finish(outcome.value)
     return outcomes
 
 
 def _apply_in_transaction(event: Event, handler: Handler) -> Outcome:
     if not _record_in_inbox(event, handler):
         return Outcome.DUPLICATE
-    with tracing.context(traceparent=event.traceparent, request_id=event.requestid):
-        faults.handler(handler.name)
-        handler(event)
+    faults.handler(handler.name)
+    handler(event)
     return Outcome.APPLIED
 
 

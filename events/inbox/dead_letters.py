@@ -9,7 +9,7 @@ import traceback
 
 from django.utils import timezone
 
-from events import metrics
+from events import metrics, tracing
 from events.envelope import Event
 from events.inbox.apply import Outcome, apply
 from events.models import DeadLetter
@@ -51,13 +51,18 @@ def replay(dead_letter: DeadLetter, handler: Handler) -> Outcome:
     replayed; on failure it stays parked with the new error and the failure is raised.
     """
     event = Event.from_dict(dead_letter.envelope)
-    try:
-        outcome = apply(event, handler)
-    except Exception as exc:
-        dead_letter.error = describe(exc)
-        dead_letter.attempts += 1
-        dead_letter.save(using=handler.alias, update_fields=["error", "attempts"])
-        raise
+    # A replay is one more `process` span in the event's original trace.
+    with tracing.processing(event, handler.name, database=handler.alias) as span:
+        span.span.set_attribute("events.replay", True)
+        try:
+            outcome = apply(event, handler)
+        except Exception as exc:
+            dead_letter.error = describe(exc)
+            dead_letter.attempts += 1
+            dead_letter.save(using=handler.alias, update_fields=["error", "attempts"])
+            span.finish(Outcome.PARKED.value, attempts=dead_letter.attempts, error=dead_letter.error)
+            raise
+        span.finish(outcome.value, attempts=dead_letter.attempts + 1)
     dead_letter.status = DeadLetter.Status.REPLAYED
     dead_letter.replayed_at = timezone.now()
     dead_letter.save(using=handler.alias, update_fields=["status", "replayed_at"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
-from events import metrics
+from events import metrics, tracing
 from events.envelope import Event
 from events.inbox.apply import Outcome, apply
 from events.inbox.dead_letters import describe, park
@@ -23,22 +23,30 @@ def deliver(event: Event, handler: Handler, *, attempts: int | None = None) -> O
 
     Never raises for a handler failure: the caller (relay or consumer loop) moves on either way.
     """
-    attempts = attempts or events_settings.HANDLER_ATTEMPTS
+    with tracing.processing(event, handler.name, database=handler.alias) as span:
+        outcome, attempt, error = _deliver(event, handler, attempts or events_settings.HANDLER_ATTEMPTS)
+        span.finish(outcome.value, attempts=attempt, error=error)
+        return outcome
+
+
+def _deliver(event: Event, handler: Handler, attempts: int) -> tuple[Outcome, int, str | None]:
+    """(outcome, attempts made, the error a parked event was parked with)."""
     backoff = events_settings.HANDLER_BACKOFF_SECONDS
     for attempt in range(1, attempts + 1):
         try:
             outcome = apply(event, handler)
             metrics.HANDLED.labels(handler.name, outcome.value).inc()
-            return outcome
+            return outcome, attempt, None
         except EventSchemaError as exc:
-            return park(event, handler, error=str(exc), attempts=attempt)
+            return park(event, handler, error=str(exc), attempts=attempt), attempt, str(exc)
         except Exception as exc:
             metrics.HANDLER_FAILURES.labels(handler.name).inc()
             log.warning(
                 "handler %s failed on %s (attempt %d/%d): %s", handler.name, event.id, attempt, attempts, exc
             )
             if attempt == attempts:
-                return park(event, handler, error=describe(exc), attempts=attempt)
+                error = describe(exc)
+                return park(event, handler, error=error, attempts=attempt), attempt, error
             time.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
 

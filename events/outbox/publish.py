@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import connections
@@ -31,21 +32,24 @@ def publish(event_type: str, *, key: int | str, data: dict[str, Any], using: str
             f"publish({event_type!r}) must run inside transaction.atomic(using={using!r})"
         )
     validate(event_type, data)
-    event = Event(
-        type=event_type,
-        source=source_of(event_type),
-        subject=str(key),
-        data=data,
-        traceparent=tracing.new_traceparent(),
-        requestid=tracing.request_id_var.get(),
-    )
-    OutboxEvent.objects.using(using).create(
-        event_id=event.id,
-        topic=topic_for(event_type),
-        key=event.subject,
-        type=event_type,
-        envelope=event.to_dict(),
-    )
+    event_id, topic, subject = str(uuid.uuid4()), topic_for(event_type), str(key)
+    # The row stores the context of this `create` span: the relay's `send` span continues it,
+    # whenever and wherever the row is sent.
+    with tracing.creating(
+        event_type, topic=topic, event_id=event_id, key=subject, database=using
+    ) as traceparent:
+        event = Event(
+            id=event_id,
+            type=event_type,
+            source=source_of(event_type),
+            subject=subject,
+            data=data,
+            traceparent=traceparent,
+            requestid=tracing.request_id_var.get(),
+        )
+        OutboxEvent.objects.using(using).create(
+            event_id=event.id, topic=topic, key=event.subject, type=event_type, envelope=event.to_dict()
+        )
     wakeup.on_publish(using)  # the relay sends it the moment this commits, not at its next poll
     return event
 

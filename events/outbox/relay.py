@@ -19,7 +19,7 @@ from django.db.models import Min, QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from events import faults, heartbeat, metrics
+from events import faults, heartbeat, metrics, tracing
 from events.envelope import ATTRIBUTES
 from events.models import OutboxEvent
 from events.outbox.locks import lock_for
@@ -48,9 +48,10 @@ class Relay:
         if not rows:
             return 0
         started = time.perf_counter()
-        messages = [message for _, message in rows]
         try:
-            self.transport.send(messages)
+            # Each row's `send` span continues the trace stored in the row; the records carry it.
+            with tracing.sending([message for _, message in rows], database=self.alias) as messages:
+                self.transport.send(messages)
         except Exception:
             metrics.RELAY_FAILURES.labels(self.alias).inc()
             raise

@@ -20,6 +20,7 @@ import pytest
 
 from devtools.http import Api, free_port
 from devtools.split import SplitTopology
+from devtools.tracing import TraceBackend
 from tests.integration.saga import FINAL, Shop, assert_saga_invariants
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
@@ -60,8 +61,9 @@ def wait_for(what: str, condition, timeout: float = 60, interval: float = 0.2):
 @pytest.fixture(scope="module")
 def split(split_services, tmp_path_factory):
     started = time.monotonic()
+    run_dir = tmp_path_factory.mktemp("split")
     topology = SplitTopology(
-        tmp_path_factory.mktemp("split"),
+        run_dir,
         name=f"sp{uuid.uuid4().hex[:10]}",
         gateway_port=free_port(),
         web_ports={"shop": [free_port()], "catalog": [free_port()], "orders": [free_port(), free_port()]}
@@ -70,6 +72,9 @@ def split(split_services, tmp_path_factory):
         # The whole API generously (this test is one client IP placing orders from threads), the
         # auth endpoints at the default 5 r/s + 10, which the rate-limit check below exceeds.
         gateway_values={"GATEWAY_RATE": "500r/s", "GATEWAY_BURST": "1000"},
+        # The real trace backend, every order traced (the tracing tests below read it back).
+        tracing=TraceBackend(run_dir / "trace", ui_port=free_port(), otlp_port=free_port()),
+        trace_sample=1.0,
     )
     try:
         topology.prepare(fresh=True)
@@ -296,3 +301,178 @@ def test_the_gateway_answers_its_own_errors_in_json(split, shop):
     wait_for(
         "catalog back behind the gateway", lambda: call("GET", f"{split.url}/api/catalog/products/")[0] == 200
     )
+
+
+# --- one order, one trace ----------------------------------------------------------------------------
+# The saga's events in the order they happen, each with the event whose handling caused it (None:
+# the POST itself). A shipment's steps are Celery tasks that the delivery consumer scheduled while
+# handling order_confirmed, each step scheduling the next.
+SAGA = {
+    "shop.orders.order_placed.v1": None,
+    "shop.catalog.stock_reserved.v1": "shop.orders.order_placed.v1",
+    "shop.orders.order_confirmed.v1": "shop.catalog.stock_reserved.v1",
+    "shop.delivery.shipment_created.v1": "shop.orders.order_confirmed.v1",
+    "shop.delivery.shipment_picked_up.v1": "shop.orders.order_confirmed.v1",
+    "shop.delivery.shipment_in_transit.v1": "shop.orders.order_confirmed.v1",
+    "shop.delivery.shipment_delivered.v1": "shop.orders.order_confirmed.v1",
+    "shop.orders.order_delivered.v1": "shop.delivery.shipment_delivered.v1",
+}
+# The processes every delivered order passes through (OTEL_SERVICE_NAME = the process's name).
+SAGA_PROCESSES = {
+    "orders-relay",
+    "catalog-consumer",
+    "catalog-relay",
+    "orders-consumer",
+    "delivery-consumer",
+    "delivery-relay",
+    "delivery-worker",
+}
+
+
+def place_traced_order(split: SplitTopology, shop: Shop, request_id: str) -> int:
+    product_id = next(p for p, stock in sorted(shop.initial_stock.items()) if stock >= 10)
+    status, _, order = call(
+        "POST",
+        f"{split.url}/api/orders/",
+        {"lines": [{"product_id": product_id, "quantity": 1}], "shipping_address": "9 Mill Lane, Leeds"},
+        token=shop.customers[1].token,
+        headers={"X-Request-ID": request_id},
+    )
+    assert status == 201, order
+    return order["id"]
+
+
+def order_trace(split: SplitTopology, request_id: str) -> list[dict]:
+    """The spans of the one trace tagged with `request_id`, once every span of the saga is in."""
+    backend = split.tracing
+
+    def complete():
+        traces = backend.find("request_id", request_id)
+        if len(traces) != 1:
+            return None
+        spans = backend.trace(traces[0][0]["traceId"])
+        names = {span.get("name") for span in spans}
+        wanted = {f"{op} {event}" for event in SAGA for op in ("create", "process")}
+        return spans if wanted <= names else None
+
+    try:
+        return wait_for(f"the trace of request {request_id} in Zipkin", complete, timeout=60, interval=1)
+    except AssertionError:
+        found = [sorted({s.get("name") for s in t}) for t in backend.find("request_id", request_id)]
+        raise AssertionError(f"incomplete trace of {request_id}: {found}\n{backend.logs()}") from None
+
+
+def assert_one_trace_per_order(spans: list[dict], request_id: str) -> dict[str, dict]:
+    """The shape of a delivered order's trace (Zipkin's JSON v2); returns each event's create span."""
+    by_id = {span["id"]: span for span in spans}
+    assert len({span["traceId"] for span in spans}) == 1
+    # One root, the POST in an orders web process; every other span's parent is in the trace.
+    roots = [span for span in spans if "parentId" not in span]
+    assert len(roots) == 1, [(r["name"], r["localEndpoint"]) for r in roots]
+    (root,) = roots
+    assert root["kind"] == "SERVER", root
+    assert root["name"].startswith("post"), root
+    assert root["localEndpoint"]["serviceName"].startswith("orders-web-"), root
+    orphans = [span["name"] for span in spans if span.get("parentId", root["id"]) not in by_id]
+    assert orphans == [], orphans
+    # The gateway's request id on every span, in every process.
+    untagged = {
+        (s["localEndpoint"]["serviceName"], s["name"])
+        for s in spans
+        if s.get("tags", {}).get("request_id") != request_id
+    }
+    assert untagged == set(), untagged
+
+    def ancestors(span):
+        while "parentId" in span:
+            span = by_id[span["parentId"]]
+            yield span
+
+    def named(prefix):
+        return [span for span in spans if span["name"] == prefix]
+
+    creates = {}
+    for event, cause in SAGA.items():
+        (create,) = named(f"create {event}")
+        creates[event] = create
+        sends = [s for s in named(f"send {topic_of(event)}") if s.get("parentId") == create["id"]]
+        assert sends, f"no send span under create {event}"
+        processes = [s for s in named(f"process {event}") if s.get("parentId") in {x["id"] for x in sends}]
+        assert processes, f"no process span under the send of {event}"
+        assert {s["tags"]["events.outcome"] for s in processes} <= {"applied", "duplicate"}, processes
+        assert all(s["kind"] == "CONSUMER" for s in processes)
+        assert all(s["localEndpoint"]["serviceName"].endswith("-relay") for s in sends), sends
+        causes = [a["name"] for a in ancestors(create) if a["name"] == f"process {cause}"] if cause else []
+        assert bool(causes) == bool(cause), (event, [a["name"] for a in ancestors(create)])
+        assert root in list(ancestors(create)), event
+    # In order: each event was created after the one before it.
+    times = [creates[event]["timestamp"] for event in SAGA]
+    assert times == sorted(times), list(zip(SAGA, times, strict=True))
+    processes = {span["localEndpoint"]["serviceName"] for span in spans}
+    assert processes >= SAGA_PROCESSES, processes
+    assert len(processes) >= 5
+    return creates
+
+
+def topic_of(event_type: str) -> str:
+    from events.schemas import topic_for
+
+    return topic_for(event_type)
+
+
+def test_one_order_is_one_trace_across_every_service(split, shop):
+    request_id = f"trace-{uuid.uuid4().hex}"
+    order_id = place_traced_order(split, shop, request_id)
+    delivered = shop.customers[1].wait_for(
+        f"/api/orders/{order_id}/", lambda o: o["status"] == "DELIVERED", timeout=90
+    )
+    assert delivered["status"] == "DELIVERED"
+
+    spans = order_trace(split, request_id)
+    assert_one_trace_per_order(spans, request_id)
+    # The trace id is on the log lines of the processes the order went through, with the request id.
+    trace_id = spans[0]["traceId"]
+    for process in ("orders-web-1", "orders-web-2", "catalog-consumer", "delivery-worker"):
+        if process not in split.cluster.procs:
+            continue
+        for line in split.cluster.procs[process].output().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                assert {"trace_id", "span_id", "request_id"} <= entry.keys(), (process, entry)
+    lines = [
+        json.loads(line)
+        for proc in split.cluster.procs.values()
+        for line in proc.output().splitlines()
+        if line.startswith("{") and trace_id in line
+    ]
+    assert {entry["request_id"] for entry in lines} == {request_id}, lines
+    # The orders consumer logs each milestone of the order, in the order's trace.
+    milestones = {e["message"].split(" ")[2] for e in lines if e["message"].startswith(f"order {order_id} ")}
+    assert milestones >= {"CONFIRMED", "DELIVERED"}, lines
+
+
+def test_a_relay_killed_and_restarted_continues_the_orders_trace(split, shop):
+    split.kill("orders-relay")  # SIGKILL: the order's event waits in the outbox, its context with it
+    try:
+        request_id = f"relay-{uuid.uuid4().hex}"
+        order_id = place_traced_order(split, shop, request_id)
+        time.sleep(1)
+        waiting = split.cluster.sql(
+            "orders",
+            "SELECT published_at FROM events_outboxevent WHERE type = %s AND key = %s",
+            ("shop.orders.order_placed.v1", str(order_id)),
+        )
+        assert waiting == [(None,)]
+        restarted_at_us = time.time() * 1_000_000
+    finally:
+        split.start_relay("orders")
+    shop.customers[1].wait_for(f"/api/orders/{order_id}/", lambda o: o["status"] == "DELIVERED", timeout=90)
+
+    spans = order_trace(split, request_id)
+    creates = assert_one_trace_per_order(spans, request_id)
+    create = creates["shop.orders.order_placed.v1"]
+    (send,) = [s for s in spans if s.get("parentId") == create["id"] and s["name"].startswith("send ")]
+    # Sent by the new relay process, in the trace the web process started before the kill.
+    assert send["timestamp"] >= restarted_at_us
+    assert create["localEndpoint"]["serviceName"].startswith("orders-web-")
+    assert send["localEndpoint"]["serviceName"] == "orders-relay"

@@ -4,7 +4,7 @@ import time
 
 from django.core.management import BaseCommand, CommandError
 
-from events import heartbeat
+from events import heartbeat, metrics
 from events.registry import all_handlers
 from events.settings import events_settings
 from events.transports.kafka.consumer import KafkaConsumerRuntime, consumer_group
@@ -47,6 +47,7 @@ class Command(BaseCommand):
                 f"no handler of {service!r} writes to {unknown}; choose from {sorted(with_handlers)}"
             )
 
+        metrics.serve()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

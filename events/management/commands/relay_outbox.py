@@ -3,6 +3,7 @@ import threading
 
 from django.core.management import BaseCommand
 
+from events import metrics
 from events.outbox import relay
 from events.settings import events_settings
 from events.transports import get_transport
@@ -28,6 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, aliases=None, once=False, **options):
         aliases = aliases or events_settings.served_databases()
+        metrics.serve()
         transport = get_transport()
         try:
             if once:
