@@ -39,10 +39,11 @@ reset: venv                   ## wipe the embedded databases (DATA_DIR/*.sqlite3
 	rm -f $(DATA_DIR)/*.sqlite3 $(DATA_DIR)/*.sqlite3-wal $(DATA_DIR)/*.sqlite3-shm $(DATA_DIR)/celerybeat-schedule*
 	$(MAKE) --no-print-directory seed
 
-lint: venv validate-deploy
+lint: venv validate-deploy     ## ruff, formatting, import contracts, mypy (events, services, handlers)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff format .
@@ -69,6 +70,9 @@ db:                           ## one Postgres database per alias on the local cl
 	scripts/postgres-local start >/dev/null
 redis:
 	scripts/redis-local start
+
+bench: venv services          ## the benchmarks, one after the other (bench/README.md); they print figures, assert nothing
+	$(PG_ENV) && $(PY) -m bench.relay_throughput && $(PY) -m bench.read_model_list && $(PY) -m bench.saga_latency
 
 clean:
 	rm -rf data .cache/kafka/run

@@ -197,45 +197,17 @@ def status_for_age(age: timedelta, rng: random.Random) -> str:
 
 # The facts of each outcome, in saga order (orders/read/projection.py FACTS); 3-8 entries except a
 # PENDING order, which has only seen the first one or two.
+_CONFIRMED = ["placed", "stock_reserved", "confirmed", "shipment_created"]
+_PICKED_UP = [*_CONFIRMED, "shipment_picked_up", "shipped"]
 FACT_PATHS = {
     "PENDING": [["placed"], ["placed", "stock_reserved"]],
     "REJECTED": [["placed", "stock_rejected", "rejected"]],
-    "CONFIRMED": [["placed", "stock_reserved", "confirmed", "shipment_created"]],
-    "SHIPPED": [
-        ["placed", "stock_reserved", "confirmed", "shipment_created", "shipment_picked_up", "shipped"],
-        [
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "shipment_created",
-            "shipment_picked_up",
-            "shipped",
-            "shipment_in_transit",
-        ],
-    ],
-    "DELIVERED": [
-        [
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "shipment_created",
-            "shipment_picked_up",
-            "shipped",
-            "shipment_delivered",
-            "delivered",
-        ]
-    ],
+    "CONFIRMED": [_CONFIRMED],
+    "SHIPPED": [_PICKED_UP, [*_PICKED_UP, "shipment_in_transit"]],
+    "DELIVERED": [[*_PICKED_UP, "shipment_delivered", "delivered"]],
     "CANCELLED": [
         ["placed", "stock_reserved", "confirmed", "cancelled", "stock_released"],
-        [
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "shipment_created",
-            "cancelled",
-            "stock_released",
-            "shipment_cancelled",
-        ],
+        [*_CONFIRMED, "cancelled", "stock_released", "shipment_cancelled"],
     ],
 }
 REASONS = {

@@ -242,12 +242,12 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
     a reservation (reserved or released) nothing changes and nothing is published.
     Raises InvalidReservation for no lines or non-positive quantities.
     """
-    lines = [StockLine(int(product_id), int(quantity)) for product_id, quantity in lines]
-    if not lines:
+    stock_lines = [StockLine(int(product_id), int(quantity)) for product_id, quantity in lines]
+    if not stock_lines:
         raise InvalidReservation(f"order {order_id}: a reservation needs at least one line")
-    if any(line.quantity < 1 or line.product_id < 1 for line in lines):
+    if any(line.quantity < 1 or line.product_id < 1 for line in stock_lines):
         raise InvalidReservation(f"order {order_id}: product ids and quantities must be positive")
-    wanted = _per_product(lines)
+    wanted = _per_product(stock_lines)
     with transaction.atomic(using=ALIAS):
         existing = StockReservation.objects.filter(order_id=order_id).first()
         if existing is not None:
@@ -259,7 +259,7 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
         reservation = None
         if not problems:
             try:
-                reservation = _take(order_id, lines, wanted)
+                reservation = _take(order_id, stock_lines, wanted)
             except _Shortage as shortage:
                 # Only reachable without row locks (the stock moved after we looked): report what
                 # is there now, and at least the product that ran short.
@@ -281,7 +281,7 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
         publish(
             STOCK_RESERVED,
             key=order_id,
-            data={"order_id": order_id, "lines": _lines_data(lines)},
+            data={"order_id": order_id, "lines": _lines_data(stock_lines)},
             using=ALIAS,
         )
         return ReservationResult(reserved=True, reservation=reservation)

@@ -8,6 +8,7 @@ scheduled with transaction.on_commit: a step is never enqueued for a change that
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -168,7 +169,7 @@ def cancel_shipment(*, order_id: int) -> Shipment | None:
     return shipment
 
 
-def resume_stalled_shipments(*, older_than) -> list[int]:
+def resume_stalled_shipments(*, older_than: datetime) -> list[int]:
     """Enqueue the next automatic step of every shipment still on its way whose status has not
     changed since `older_than`: its scheduled step was lost (a monolith's in-memory queue dies
     with the process; a queue a move renamed has no worker). Safe to run at any time: a step

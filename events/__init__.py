@@ -39,7 +39,7 @@ for the fault tests), testing.py (drain(): run the saga to the end in tests).
 The public API is importable from here: `from events import publish, handles, Event`.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Event", "handles", "publish"]
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from events.registry import handles
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Lazy, so `from events import publish` works without importing models before apps load.
     if name == "publish":
         from events.outbox.publish import publish

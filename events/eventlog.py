@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db.models import QuerySet
+
 from events.envelope import EnvelopeError, Event
 from events.models import OutboxEvent
 from events.settings import events_settings
@@ -37,7 +39,7 @@ class OutboxLog(EventLog):
             for a in self.aliases
         }
 
-    def _rows(self, alias: str):
+    def _rows(self, alias: str) -> QuerySet[OutboxEvent]:
         return OutboxEvent.objects.using(alias).filter(topic__in=self.topics, id__lte=self._end[alias])
 
     def __len__(self) -> int:

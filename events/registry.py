@@ -26,7 +26,10 @@ class Handler:
 
     @property
     def app_label(self) -> str:
-        return apps.get_containing_app_config(self.func.__module__).label
+        config = apps.get_containing_app_config(self.func.__module__)
+        if config is None:
+            raise LookupError(f"handler {self.func.__qualname__} is not in an installed app")
+        return config.label
 
     @property
     def name(self) -> str:

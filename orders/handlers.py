@@ -5,6 +5,7 @@ calls are idempotent as well, so a replayed or duplicated fact changes nothing t
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from events import Event, handles
 from orders import event_types, services
@@ -59,22 +60,18 @@ def on_stock_rejected(event: Event) -> None:
 # --- delivery: the shipment -----------------------------------------------------------------------
 
 
+def _shipment(event: Event) -> dict[str, Any]:
+    return {key: event.data[key] for key in ("order_id", "shipment_id", "tracking_code")}
+
+
 @handles(event_types.SHIPMENT_CREATED)
 def on_shipment_created(event: Event) -> None:
-    services.record_shipment(
-        order_id=event.data["order_id"],
-        shipment_id=event.data["shipment_id"],
-        tracking_code=event.data["tracking_code"],
-    )
+    services.record_shipment(**_shipment(event))
 
 
 @handles(event_types.SHIPMENT_PICKED_UP)
 def on_shipment_picked_up(event: Event) -> None:
-    services.mark_shipped(
-        order_id=event.data["order_id"],
-        shipment_id=event.data["shipment_id"],
-        tracking_code=event.data["tracking_code"],
-    )
+    services.mark_shipped(**_shipment(event))
 
 
 @handles(event_types.SHIPMENT_DELIVERED)

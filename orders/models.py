@@ -7,12 +7,13 @@ No foreign key leaves this database: a line stores `product_id` plus what it was
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 # The most an order line may ask for; the event schemas use the same bound.
 MAX_QUANTITY = 1000
 MAX_LINES = 50

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.utils import timezone
@@ -78,7 +78,7 @@ class UnknownProduct(OrderError):
 
 
 def _why_not_cancellable(order: Order) -> str:
-    reasons = {
+    reasons: dict[str, str] = {
         Status.SHIPPED: "has shipped; it can no longer be cancelled",
         Status.DELIVERED: "has been delivered; it can no longer be cancelled",
         Status.CANCELLED: "is already cancelled",
@@ -143,7 +143,7 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
     return order
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -239,6 +239,18 @@ def _transition(order_id: int, *, allowed: Iterable[str], to: str, **fields: Any
     return bool(updated)
 
 
+def _transition_announced(
+    order_id: int, *, allowed: Iterable[str], to: str, event: tuple[str, dict[str, Any]], **fields: Any
+) -> bool:
+    """_transition(), and if the order moved, publish `event` (type, data) in the same
+    transaction. Call inside a transaction on ALIAS."""
+    if not _transition(order_id, allowed=allowed, to=to, **fields):
+        return False
+    event_type, data = event
+    publish(event_type, key=order_id, data=data, using=ALIAS)
+    return True
+
+
 def cancel_order(*, order_id: int, reason: str, by_customer_id: int | None = None) -> Order:
     """Cancel a PENDING or CONFIRMED order and publish `order_cancelled` (catalog releases the
     stock, delivery cancels the shipment).
@@ -270,14 +282,13 @@ def expire_pending_orders(*, older_than: datetime) -> int:
     expired = 0
     for order_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic(using=ALIAS):
-            if _transition(order_id, allowed=[Status.PENDING], to=Status.CANCELLED, status_reason=TIMED_OUT):
-                publish(
-                    event_types.ORDER_CANCELLED,
-                    key=order_id,
-                    data={"order_id": order_id, "reason": TIMED_OUT},
-                    using=ALIAS,
-                )
-                expired += 1
+            expired += _transition_announced(
+                order_id,
+                allowed=[Status.PENDING],
+                to=Status.CANCELLED,
+                status_reason=TIMED_OUT,
+                event=(event_types.ORDER_CANCELLED, {"order_id": order_id, "reason": TIMED_OUT}),
+            )
     if expired:
         log.info("cancelled %d pending order(s) placed before %s", expired, older_than.isoformat())
     return expired
@@ -312,15 +323,13 @@ def reject_order(*, order_id: int, reason: str) -> bool:
     Idempotent, only from PENDING. Returns whether it changed."""
     reason = reason.strip() or "stock could not be reserved"
     with transaction.atomic(using=ALIAS):
-        if not _transition(order_id, allowed=[Status.PENDING], to=Status.REJECTED, status_reason=reason):
-            return False
-        publish(
-            event_types.ORDER_REJECTED,
-            key=order_id,
-            data={"order_id": order_id, "reason": reason},
-            using=ALIAS,
+        return _transition_announced(
+            order_id,
+            allowed=[Status.PENDING],
+            to=Status.REJECTED,
+            status_reason=reason,
+            event=(event_types.ORDER_REJECTED, {"order_id": order_id, "reason": reason}),
         )
-    return True
 
 
 def record_shipment(*, order_id: int, shipment_id: int, tracking_code: str) -> bool:
@@ -343,22 +352,16 @@ def mark_shipped(*, order_id: int, shipment_id: int, tracking_code: str) -> bool
     Forward only: an order already SHIPPED or DELIVERED, or CANCELLED (a pickup racing the
     cancel), is left alone. Returns whether it changed.
     """
+    shipped = {"order_id": order_id, "shipment_id": shipment_id, "tracking_code": tracking_code}
     with transaction.atomic(using=ALIAS):
-        if not _transition(
+        return _transition_announced(
             order_id,
             allowed=[Status.CONFIRMED],
             to=Status.SHIPPED,
             shipment_id=shipment_id,
             tracking_code=tracking_code,
-        ):
-            return False
-        publish(
-            event_types.ORDER_SHIPPED,
-            key=order_id,
-            data={"order_id": order_id, "shipment_id": shipment_id, "tracking_code": tracking_code},
-            using=ALIAS,
+            event=(event_types.ORDER_SHIPPED, shipped),
         )
-    return True
 
 
 def mark_delivered(*, order_id: int, shipment_id: int) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from typing import Any, cast
 
 from django.db import connections, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from events import faults, metrics, tracing
@@ -83,7 +85,10 @@ def _record_in_inbox(event: Event, handler: Handler) -> bool:
     NOTHING (Postgres and SQLite alike) instead of catching IntegrityError: no savepoint, so one
     statement instead of three, and a duplicate leaves the surrounding transaction usable."""
     connection = connections[handler.alias]
-    field = InboxEntry._meta.get_field
+
+    def field(name: str) -> Field[Any, Any]:
+        return cast(Field, InboxEntry._meta.get_field(name))
+
     table = connection.ops.quote_name(InboxEntry._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(

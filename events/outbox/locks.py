@@ -11,11 +11,15 @@ import os
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connections
 
 from events.outbox.postgres import dedicated_connection
 from events.settings import events_settings
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ class PostgresAdvisoryLock(RelayLock):
         self.alias = alias
         name = connections[alias].settings_dict["NAME"]
         self.key = zlib.crc32(f"{events_settings.NAME}.relay.{name}".encode())
-        self._conn = None
+        self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> bool:
         try:
@@ -52,7 +56,8 @@ class PostgresAdvisoryLock(RelayLock):
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = dedicated_connection(self.alias)
-            held = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
+            held = bool(row and row[0])
         except Exception as exc:
             log.warning("relay lock on %s unavailable: %s", self.alias, exc)
             self.release()
@@ -96,7 +101,7 @@ class FileLock(RelayLock):
 class ThreadLock(RelayLock):
     """For in-memory test databases, which only this process can see."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held = False
 
@@ -116,6 +121,6 @@ def lock_for(alias: str) -> RelayLock:
     if connection.vendor == "postgresql":
         return PostgresAdvisoryLock(alias)
     name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+    if connection.vendor == "sqlite" and not cast(Any, connection).is_in_memory_db():
         return FileLock(Path(name + ".relay-lock"))
     return ThreadLock()

@@ -3,10 +3,15 @@ listener that holds it (the server releases an advisory lock when the connection
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import connections
 
+if TYPE_CHECKING:
+    import psycopg
 
-def dedicated_connection(alias: str):
+
+def dedicated_connection(alias: str) -> psycopg.Connection[Any]:
     """A new autocommit psycopg connection to database `alias`."""
     import psycopg
 

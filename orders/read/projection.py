@@ -106,8 +106,8 @@ def project(event: Event, generations: Iterable[int]) -> None:
                         generation=generation,
                         order_id=order_id,
                         product_id=line["product_id"],
-                        customer_id=summary.customer_id,
-                        placed_at=summary.placed_at,
+                        customer_id=event.data["customer_id"],
+                        placed_at=_parse_time(event.time),
                     )
                     for line in event.data["lines"]
                 ],

@@ -1,8 +1,9 @@
 import signal
 import threading
 import time
+from typing import Any
 
-from django.core.management import BaseCommand, CommandError
+from django.core.management import BaseCommand, CommandError, CommandParser
 
 from events import heartbeat, metrics
 from events.registry import all_handlers
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         "is committed."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--service", required=True, help="catalog, orders or delivery")
         parser.add_argument(
             "--database",
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             "--database orders_read runs the read side in a process of its own",
         )
 
-    def handle(self, *args, service, databases=None, **options):
+    def handle(self, *args: Any, service: str, databases: list[str] | None = None, **options: Any) -> None:
         if events_settings.TRANSPORT != "kafka":
             raise CommandError(
                 "consume_events needs EVENTS_TRANSPORT=kafka (the local transport consumes in-process)"

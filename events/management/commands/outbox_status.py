@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management import BaseCommand
 
 from events.models import DeadLetter
@@ -8,7 +10,7 @@ from events.settings import events_settings
 class Command(BaseCommand):
     help = "Per database: unpublished outbox rows, age of the oldest, parked dead letters."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"{'database':<14}{'pending':>9}{'oldest (s)':>12}{'dead letters':>14}")
         for alias in events_settings.served_databases():
             pending, age = backlog(alias)

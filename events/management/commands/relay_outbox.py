@@ -1,7 +1,8 @@
 import signal
 import threading
+from typing import Any
 
-from django.core.management import BaseCommand
+from django.core.management import BaseCommand, CommandParser
 
 from events import metrics
 from events.outbox import relay
@@ -16,7 +17,7 @@ class Command(BaseCommand):
         "the batch in flight, then exits."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--database",
             action="append",
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             "--once", action="store_true", help="relay until the outboxes are empty, then exit"
         )
 
-    def handle(self, *args, aliases=None, once=False, **options):
+    def handle(
+        self, *args: Any, aliases: list[str] | None = None, once: bool = False, **options: Any
+    ) -> None:
         aliases = aliases or events_settings.served_databases()
         metrics.serve()
         transport = get_transport()
@@ -38,7 +41,7 @@ class Command(BaseCommand):
                 return
             stop, wake = threading.Event(), threading.Event()
 
-            def on_signal(signum, frame):
+            def on_signal(signum: int, frame: object) -> None:
                 stop.set()
                 wake.set()
 

@@ -1,4 +1,6 @@
-from django.core.management import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management import BaseCommand, CommandError, CommandParser
 
 from events.inbox.dead_letters import replay
 from events.models import DeadLetter
@@ -9,14 +11,21 @@ from events.settings import events_settings
 class Command(BaseCommand):
     help = "Apply parked dead letters again (each at most once: the inbox still guards it)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--database", action="append", dest="aliases")
         parser.add_argument(
             "--handler", help="only dead letters of this handler, e.g. orders.on_stock_reserved"
         )
         parser.add_argument("--id", type=int, dest="ids", action="append", help="only these dead letter ids")
 
-    def handle(self, *args, aliases=None, handler=None, ids=None, **options):
+    def handle(
+        self,
+        *args: Any,
+        aliases: list[str] | None = None,
+        handler: str | None = None,
+        ids: list[int] | None = None,
+        **options: Any,
+    ) -> None:
         failed = 0
         for alias in aliases or events_settings.served_databases():
             parked = DeadLetter.objects.using(alias).filter(status=DeadLetter.Status.PARKED)

@@ -75,7 +75,7 @@ class KafkaConsumerRuntime:
             raise ValueError(f"no event handlers write to database {alias!r}")
         self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(alias))
         self.on_batch = on_batch
-        self._dead_letters = None
+        self._dead_letters: Any = None  # a kafka.KafkaProducer, made on the first dead letter
         self.last_progress = time.monotonic()  # end of the last loop turn: for liveness
 
     def run(self, stop: threading.Event) -> None:
@@ -142,7 +142,7 @@ class KafkaConsumerRuntime:
         self._record_lag()
         return len(records)
 
-    def _to_dead_letter_topic(self, record, error: str, *, handler: str) -> None:
+    def _to_dead_letter_topic(self, record: Any, error: str, *, handler: str) -> None:
         """Copy the record, original headers included, to this service's dead letter topic.
         The parked row in the service's database (if the event was readable) is what gets
         replayed; the topic lets operators and tooling see every failure, even unreadable ones."""

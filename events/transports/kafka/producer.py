@@ -40,10 +40,10 @@ class KafkaTransport:
 
     def __init__(self, bootstrap_servers: list[str]):
         self.bootstrap_servers = bootstrap_servers
-        self._producer = None
+        self._producer: Any = None  # kafka.KafkaProducer, made on first use
 
     @property
-    def producer(self):
+    def producer(self) -> Any:
         if self._producer is None:
             from kafka import KafkaProducer
 
