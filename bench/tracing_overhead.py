@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""What tracing costs: bench/saga_latency.py three times — tracing off, sampled 100 %, sampled 10 %
+"""What tracing costs: bench.saga_latency three times — tracing off, sampled 100 %, sampled 10 %
 — and its CPU per order side by side.
 
-    .venv/bin/python bench/tracing_overhead.py [--rate 20] [--duration 30] [--warmup 5]
+    .venv/bin/python -m bench.tracing_overhead [--rate 20] [--duration 30] [--warmup 5]
 
 Each run is a whole saga_latency run (fresh cluster, warm-up, measured open-loop load) with the
 same arguments; the traced runs export over OTLP to a real trace backend (devtools/tracing.py:
@@ -28,11 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools.http import free_port  # noqa: E402  isort: skip
-from devtools.tracing import TraceBackend  # noqa: E402  isort: skip
+from devtools.cluster import ROOT
+from devtools.http import free_port
+from devtools.tracing import TraceBackend
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = (("off", None), ("100 %", 1.0), ("10 %", 0.1))
@@ -47,7 +45,8 @@ def cpu_seconds(pid: int) -> float:
 def run_once(args, mode: str, ratio: float | None, backend: TraceBackend, log_dir: Path) -> dict:
     command = [
         sys.executable,
-        str(ROOT / "bench" / "saga_latency.py"),
+        "-m",
+        "bench.saga_latency",
         "--rate",
         str(args.rate),
         "--duration",
@@ -102,13 +101,13 @@ def main() -> int:
         backend.stop()
     base = results[0]["cluster_ms"]
     print(
-        "tracing_overhead: bench/saga_latency.py with tracing off, sampled 100 % and 10 %"
+        "tracing_overhead: bench.saga_latency with tracing off, sampled 100 % and 10 %"
         " (OTLP -> collector -> Zipkin)"
     )
     print(f"date        {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {os.cpu_count()} CPUs")
-    print(f"command     .venv/bin/python bench/tracing_overhead.py {' '.join(sys.argv[1:])}")
+    print(f"command     .venv/bin/python -m bench.tracing_overhead {' '.join(sys.argv[1:])}")
     run = f"--rate {args.rate:g} --duration {args.duration:g} --warmup {args.warmup:g}"
-    print(f"each run    saga_latency.py {run}")
+    print(f"each run    python -m bench.saga_latency {run}")
     print()
     print(
         f"{'tracing':10}{'orders':>8}{'cluster CPU/order':>19}{'overhead':>10}{'backend CPU/order':>19}"

@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 
 
@@ -8,6 +10,9 @@ class ShopConfig(AppConfig):
 
     def ready(self) -> None:
         from shop import telemetry
+
+        # Python's warnings become log records: JSON lines with the ids, like everything else.
+        logging.captureWarnings(True)
 
         # Before the first request or task: the Django instrumentation inserts its middleware
         # when the handler loads the middleware stack, after every app is ready.

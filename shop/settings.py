@@ -17,7 +17,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from shop import topology
+from shop import logs, topology
 from shop.databases import config_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -465,21 +465,13 @@ if not 0 <= TRACING_SAMPLE_RATIO <= 1:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "shop.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(trace_id)s] %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "exc_info": "exc"},
-            "timestamp": False,
-        },
-    },
+    "filters": {"request_id": logs.IDS_FILTER},
+    "formatters": logs.FORMATTERS,
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": env.str("LOG_FORMAT", default="plain" if DEV else "json"),
+            "formatter": env.str("LOG_FORMAT", default=logs.default_format(SHOP_ENV)),
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

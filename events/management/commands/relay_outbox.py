@@ -1,3 +1,4 @@
+import logging
 import signal
 import threading
 from typing import Any
@@ -8,6 +9,8 @@ from events import metrics
 from events.outbox import relay
 from events.settings import events_settings
 from events.transports import get_transport
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -47,7 +50,8 @@ class Command(BaseCommand):
 
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
-            self.stdout.write(f"relaying {', '.join(aliases)} via {events_settings.TRANSPORT}")
+            # A log line, not stdout: a long-running process's output is its log (JSON in production).
+            log.info("relaying %s via %s", ", ".join(aliases), events_settings.TRANSPORT)
             relay.run(aliases, transport, stop=stop, wake=wake, listen=True)
         finally:
             transport.close()
