@@ -33,6 +33,7 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import is_valid_path
 from django.utils.log import log_response
 
 API_PREFIX = "/api/"
@@ -57,7 +58,7 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
 
 
 def is_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    return request.path_info.startswith(API_PREFIX) or request.path_info == API_PREFIX.rstrip("/")
 
 
 def payload(
@@ -135,6 +136,14 @@ class ApiErrorMiddleware:
         if _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             # Refused before authentication, routing or parsing: no endpoint takes such a body.
             return response(request, 413, detail=f"Request body too large (at most {_max_body()}).")
+        if _needs_a_slash(request):
+            # Django would redirect (301: a client repeats a POST as a GET, its body lost) or,
+            # with DEBUG, raise (a 500). Say what is wrong instead.
+            return response(
+                request,
+                404,
+                detail=f"Not found. API paths end with a slash: {request.method} {request.path}/",
+            )
         resp = self.get_response(request)
         if resp.status_code >= 400 and not _is_json(resp):
             resp = self._as_json(request, resp)
@@ -176,6 +185,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     from django.views.csrf import csrf_failure as django_csrf_failure
 
     return django_csrf_failure(request, reason)
+
+
+def _needs_a_slash(request: HttpRequest) -> bool:
+    """A write to an API path that exists only with a trailing slash."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path_info.endswith("/"):
+        return False
+    urlconf = getattr(request, "urlconf", None)
+    return not is_valid_path(request.path_info, urlconf) and is_valid_path(f"{request.path_info}/", urlconf)
 
 
 def _declared_length(request: HttpRequest) -> int:

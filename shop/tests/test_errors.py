@@ -43,6 +43,16 @@ def test_an_unknown_api_path_is_a_json_404(debug, anon_api):
     assert_error_shape(anon_api.post("/api/catalog/nothing-here/", {}, format="json"), 404, "not_found")
 
 
+def test_a_write_to_a_path_without_its_trailing_slash_is_a_json_404_that_says_so(debug, anon_api):
+    """Not Django's redirect (a POST repeated as a GET, its body lost) nor, in dev, its 500."""
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(anon_api, method)("/api/catalog/products", {}, format="json")
+        body = assert_error_shape(response, 404, "not_found")
+        assert body["detail"].endswith(f"{method.upper()} /api/catalog/products/")
+    assert anon_api.get("/api/catalog/products")["Location"] == "/api/catalog/products/"  # reads: redirected
+    assert_error_shape(anon_api.get("/api"), 404, "not_found")
+
+
 def test_an_unknown_object_is_a_json_404(debug, anon_api):
     assert_error_shape(anon_api.get(f"{PRODUCTS}999999/"), 404, "not_found")
 
