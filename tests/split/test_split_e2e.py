@@ -21,6 +21,7 @@ import pytest
 from devtools.http import Api, free_port
 from devtools.split import SplitTopology
 from devtools.tracing import TraceBackend
+from tests.integration import traces
 from tests.integration.saga import FINAL, Shop, assert_saga_invariants
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
@@ -303,21 +304,8 @@ def test_the_gateway_answers_its_own_errors_in_json(split, shop):
     )
 
 
-# --- one order, one trace ----------------------------------------------------------------------------
-# The saga's events in the order they happen, each with the event whose handling caused it (None:
-# the POST itself). A shipment's steps are Celery tasks that the delivery consumer scheduled while
-# handling order_confirmed, each step scheduling the next.
-SAGA = {
-    "shop.orders.order_placed.v1": None,
-    "shop.catalog.stock_reserved.v1": "shop.orders.order_placed.v1",
-    "shop.orders.order_confirmed.v1": "shop.catalog.stock_reserved.v1",
-    "shop.delivery.shipment_created.v1": "shop.orders.order_confirmed.v1",
-    "shop.delivery.shipment_picked_up.v1": "shop.orders.order_confirmed.v1",
-    "shop.delivery.shipment_in_transit.v1": "shop.orders.order_confirmed.v1",
-    "shop.delivery.shipment_delivered.v1": "shop.orders.order_confirmed.v1",
-    "shop.orders.order_delivered.v1": "shop.delivery.shipment_delivered.v1",
-}
-# The processes every delivered order passes through (OTEL_SERVICE_NAME = the process's name).
+# --- one order, one trace (tests/integration/traces.py reads and checks it) -----------------------
+# The processes every delivered order passes through here (OTEL_SERVICE_NAME = the process's name).
 SAGA_PROCESSES = {
     "orders-relay",
     "catalog-consumer",
@@ -343,81 +331,13 @@ def place_traced_order(split: SplitTopology, shop: Shop, request_id: str) -> int
 
 
 def order_trace(split: SplitTopology, request_id: str) -> list[dict]:
-    """The spans of the one trace tagged with `request_id`, once every span of the saga is in."""
-    backend = split.tracing
-
-    def complete():
-        traces = backend.find("request_id", request_id)
-        if len(traces) != 1:
-            return None
-        spans = backend.trace(traces[0][0]["traceId"])
-        names = {span.get("name") for span in spans}
-        wanted = {f"{op} {event}" for event in SAGA for op in ("create", "process")}
-        return spans if wanted <= names else None
-
-    try:
-        return wait_for(f"the trace of request {request_id} in Zipkin", complete, timeout=60, interval=1)
-    except AssertionError:
-        found = [sorted({s.get("name") for s in t}) for t in backend.find("request_id", request_id)]
-        raise AssertionError(f"incomplete trace of {request_id}: {found}\n{backend.logs()}") from None
+    return traces.order_trace(split.tracing, request_id)
 
 
 def assert_one_trace_per_order(spans: list[dict], request_id: str) -> dict[str, dict]:
-    """The shape of a delivered order's trace (Zipkin's JSON v2); returns each event's create span."""
-    by_id = {span["id"]: span for span in spans}
-    assert len({span["traceId"] for span in spans}) == 1
-    # One root, the POST in an orders web process; every other span's parent is in the trace.
-    roots = [span for span in spans if "parentId" not in span]
-    assert len(roots) == 1, [(r["name"], r["localEndpoint"]) for r in roots]
-    (root,) = roots
-    assert root["kind"] == "SERVER", root
-    assert root["name"].startswith("post"), root
-    assert root["localEndpoint"]["serviceName"].startswith("orders-web-"), root
-    orphans = [span["name"] for span in spans if span.get("parentId", root["id"]) not in by_id]
-    assert orphans == [], orphans
-    # The gateway's request id on every span, in every process.
-    untagged = {
-        (s["localEndpoint"]["serviceName"], s["name"])
-        for s in spans
-        if s.get("tags", {}).get("request_id") != request_id
-    }
-    assert untagged == set(), untagged
-
-    def ancestors(span):
-        while "parentId" in span:
-            span = by_id[span["parentId"]]
-            yield span
-
-    def named(prefix):
-        return [span for span in spans if span["name"] == prefix]
-
-    creates = {}
-    for event, cause in SAGA.items():
-        (create,) = named(f"create {event}")
-        creates[event] = create
-        sends = [s for s in named(f"send {topic_of(event)}") if s.get("parentId") == create["id"]]
-        assert sends, f"no send span under create {event}"
-        processes = [s for s in named(f"process {event}") if s.get("parentId") in {x["id"] for x in sends}]
-        assert processes, f"no process span under the send of {event}"
-        assert {s["tags"]["events.outcome"] for s in processes} <= {"applied", "duplicate"}, processes
-        assert all(s["kind"] == "CONSUMER" for s in processes)
-        assert all(s["localEndpoint"]["serviceName"].endswith("-relay") for s in sends), sends
-        causes = [a["name"] for a in ancestors(create) if a["name"] == f"process {cause}"] if cause else []
-        assert bool(causes) == bool(cause), (event, [a["name"] for a in ancestors(create)])
-        assert root in list(ancestors(create)), event
-    # In order: each event was created after the one before it.
-    times = [creates[event]["timestamp"] for event in SAGA]
-    assert times == sorted(times), list(zip(SAGA, times, strict=True))
-    processes = {span["localEndpoint"]["serviceName"] for span in spans}
-    assert processes >= SAGA_PROCESSES, processes
-    assert len(processes) >= 5
-    return creates
-
-
-def topic_of(event_type: str) -> str:
-    from events.schemas import topic_for
-
-    return topic_for(event_type)
+    return traces.assert_one_trace_per_order(
+        spans, request_id, root_process="orders-web-", processes=SAGA_PROCESSES
+    )
 
 
 def test_one_order_is_one_trace_across_every_service(split, shop):
