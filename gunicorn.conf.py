@@ -1,10 +1,26 @@
-"""gunicorn's settings file (read from the working directory: the repository, or /app in the
-image). Only its own log lines: in the same shape as the application's (shop/logs.py), so every
-line of a web process is JSON in production — gunicorn's start, its workers, their timeouts."""
+"""gunicorn's settings file, read from the working directory: the repository (the local
+topologies, devtools/cluster.py) or /app in the image (docker/entrypoint.sh) — one file, so the
+two cannot drift apart. Command-line flags still win: the local topologies pass their own
+--bind, --workers and --threads.
+
+Its own log lines are in the same shape as the application's (shop/logs.py), so every line of a
+web process is JSON in production — gunicorn's start, its workers, their timeouts."""
 
 import os
 
 from shop import logs
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))  # gthread: a slow request does not hold a process
+# A request that takes longer is a stuck worker: it is killed and replaced.
+timeout = 30
+graceful_timeout = 20  # SIGTERM: requests in flight finish (Kubernetes waits 30 s before SIGKILL)
+# Idle keep-alive connections from the gateway stay open longer than the gateway keeps them
+# (keepalive_timeout 60s in docker/gateway/nginx.conf.template): it is always the gateway that
+# closes an idle connection. The other way round, nginx may reuse a connection at the moment
+# gunicorn closes it, get a reset, and count a failure against a healthy replica.
+keepalive = 75
 
 _format = os.environ.get("LOG_FORMAT") or logs.default_format(os.environ.get("SHOP_ENV", "dev"))
 logconfig_dict = {

@@ -19,6 +19,12 @@ from devtools.services import nginx_binary
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docker" / "gateway" / "nginx.conf.template"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+# A replica leaves the rotation after 3 failed attempts within 10 s, for 10 s. Not after 1: the
+# requests cut off when one replica dies, or a single reset, must not also take its healthy
+# peers out (with max_fails=1 one unlucky reset per replica left a service with no replica).
+# A refused connection is retried on the next replica, so a dead one costs clients nothing but
+# the requests it was in the middle of.
+UPSTREAM_HEALTH = "max_fails=3 fail_timeout=10s"
 # The template's defaults for local topologies (compose passes its own).
 DEFAULTS = {
     "GATEWAY_RATE": "50r/s",
@@ -41,12 +47,13 @@ def render(values: dict[str, str], template: Path = TEMPLATE) -> str:
 
 
 def upstream_servers(ports: Sequence[int], host: str = "127.0.0.1") -> str:
-    """An upstream block's server lines for replicas on `ports` (a refused one is skipped). No
-    ports: the route is switched off (during a cut-over): a server marked down, which nginx
-    answers with its JSON 502 "The service is unavailable." """
+    """An upstream block's server lines for replicas on `ports`, with the gateway's failure
+    threshold (UPSTREAM_HEALTH: docker/compose.yaml uses the same). No ports: the route is
+    switched off (during a cut-over): a server marked down, which nginx answers with its JSON
+    502 "The service is unavailable." """
     if not ports:
         return f"server {host}:1 down;"
-    return " ".join(f"server {host}:{p} max_fails=1 fail_timeout=5s;" for p in ports)
+    return " ".join(f"server {host}:{p} {UPSTREAM_HEALTH};" for p in ports)
 
 
 class Gateway:

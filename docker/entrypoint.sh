@@ -1,7 +1,7 @@
 #!/bin/sh
 # shop-entrypoint ROLE [ARGS...] — what this container of the one shop image runs. The service
 # it is comes from SHOP_SERVICES (its URLs, its databases, its consumers, its tasks).
-#   web            gunicorn on :$PORT (WEB_WORKERS x WEB_THREADS)
+#   web            gunicorn on :$PORT (WEB_WORKERS x WEB_THREADS; the rest in /app/gunicorn.conf.py)
 #   relay          manage.py relay_outbox: outbox -> Kafka (one active per database; others stand by)
 #   consumer       manage.py consume_events --service $SHOP_SERVICES
 #   worker         celery worker on this service's queue
@@ -19,12 +19,7 @@ role="${1:-web}"
 
 case "$role" in
   web)
-    exec gunicorn shop.wsgi:application \
-      --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
-      --timeout 30 --graceful-timeout 20 --keep-alive 75 \
-      --worker-tmp-dir /tmp \
-      "$@" ;;
+    exec gunicorn shop.wsgi:application --worker-tmp-dir /tmp "$@" ;;  # ./gunicorn.conf.py
   relay)
     exec python manage.py relay_outbox "$@" ;;
   consumer)
