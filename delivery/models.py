@@ -3,6 +3,10 @@
 A shipment moves only forward: CREATED -> PICKED_UP -> IN_TRANSIT -> DELIVERED, or
 CREATED -> CANCELLED. Every status it reaches is recorded once in its history, creation included;
 the services in services.py are the only writers of `status`.
+
+While it moves by itself, `next_step_due_at` says when its next automatic step is due. The step is
+queued in Celery for that moment, but a queued step lives in Redis and in a worker's memory, which
+a crash can lose: the due time in the database is what the re-drive sweep (tasks.py) goes by.
 """
 
 from __future__ import annotations
@@ -47,10 +51,21 @@ class Shipment(models.Model):
     tracking_code = models.CharField(max_length=32, unique=True, default=new_tracking_code, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the next automatic step is due; NULL when none will come: delivered, cancelled, or
+    # moved by staff (a manual step hands the shipment over to staff).
+    next_step_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer_id"], name="shipment_customer")]
+        indexes = [
+            models.Index(fields=["customer_id"], name="shipment_customer"),
+            # The sweep's query: the few shipments still moving, most overdue first.
+            models.Index(
+                fields=["next_step_due_at"],
+                condition=Q(next_step_due_at__isnull=False),
+                name="shipment_next_step_due",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ShipmentStatus.values), name="shipment_status_valid"

@@ -1,14 +1,20 @@
 """Commands of delivery: create, advance and cancel shipments.
 
 Each command runs in one transaction on the `delivery` database and publishes its event inside
-it, so a status change and its event commit (or roll back) together. Automatic progression is
-scheduled with transaction.on_commit: a step is never enqueued for a change that rolled back.
+it, so a status change and its event commit (or roll back) together.
+
+Automatic progression: the transaction that reaches a status also records when the next step is
+due (`Shipment.next_step_due_at`), and once it has committed, queues that step in Celery for then.
+Queuing can fail after the commit (Redis down) and a queued step can be lost (Redis or a worker
+killed): that is logged, never raised into the caller whose change is already committed, and
+the sweep (`resume_stalled_shipments`) queues again every step that is overdue by the database's
+account. Steps name the status they start from, so a step queued twice happens once.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -62,7 +68,8 @@ def create_shipment(*, order_id: int, customer_id: int, address: str) -> Shipmen
 
     Idempotent per order_id (unique in the database): a second call, even racing the first,
     writes nothing and publishes nothing. A new shipment records its CREATED history row,
-    publishes `shipment_created` and, once committed, schedules the first automatic step.
+    publishes `shipment_created`, is due for its first automatic step DELIVERY_STEP_SECONDS
+    later and, once committed, has that step queued.
     """
     with transaction.atomic(using=ALIAS):
         existing = Shipment.objects.filter(order_id=order_id).first()
@@ -72,7 +79,7 @@ def create_shipment(*, order_id: int, customer_id: int, address: str) -> Shipmen
             # Savepoint: losing an insert race must not poison the caller's transaction.
             with transaction.atomic(using=ALIAS):
                 shipment = Shipment.objects.create(
-                    order_id=order_id, customer_id=customer_id, address=address
+                    order_id=order_id, customer_id=customer_id, address=address, next_step_due_at=_due()
                 )
         except IntegrityError:
             existing = Shipment.objects.filter(order_id=order_id).first()
@@ -97,8 +104,9 @@ def advance_shipment(
     else raises InvalidTransition and writes nothing. With `expected_from`, the step happens only
     if the shipment is still in that status (how a duplicate or late task becomes a no-op).
     Records the history row and publishes the step's event in one transaction. With
-    `schedule_next` (the automatic progression), the following step is scheduled after commit;
-    a manual step (the staff API) does not, which leaves any pending automatic step stale.
+    `schedule_next` (the automatic progression), the following step is due DELIVERY_STEP_SECONDS
+    later and queued after commit; a manual step (the staff API) hands the shipment over to
+    staff: no step is due any more, and any pending automatic step finds nothing to do.
     Raises ShipmentNotFound.
     """
     with transaction.atomic(using=ALIAS):
@@ -124,10 +132,12 @@ def advance_shipment(
                 current=current,
                 requested=to_status,
             )
+        moves_on = schedule_next and target in NEXT_STATUS
         shipment.status = target
-        shipment.save(update_fields=["status", "updated_at"])
+        shipment.next_step_due_at = _due() if moves_on else None
+        shipment.save(update_fields=["status", "next_step_due_at", "updated_at"])
         _record(shipment, target, note="automatic progression" if schedule_next else "")
-        if schedule_next and target in NEXT_STATUS:
+        if moves_on:
             _schedule_step(shipment.id, target)
     return shipment
 
@@ -164,33 +174,10 @@ def cancel_shipment(*, order_id: int) -> Shipment | None:
             )
             return shipment
         shipment.status = ShipmentStatus.CANCELLED
-        shipment.save(update_fields=["status", "updated_at"])
+        shipment.next_step_due_at = None
+        shipment.save(update_fields=["status", "next_step_due_at", "updated_at"])
         _record(shipment, ShipmentStatus.CANCELLED, note="order cancelled")
     return shipment
-
-
-def resume_stalled_shipments(*, older_than: datetime) -> list[int]:
-    """Enqueue the next automatic step of every shipment still on its way whose status has not
-    changed since `older_than`: its scheduled step was lost (a monolith's in-memory queue dies
-    with the process; a queue a move renamed has no worker). Safe to run at any time: a step
-    names the status it expects, so one that turns out not to be lost after all, or runs twice,
-    changes nothing. Returns the ids of the shipments resumed."""
-    stalled = list(
-        Shipment.objects.filter(status__in=list(NEXT_STATUS), updated_at__lt=older_than).values_list(
-            "id", "status"
-        )
-    )
-    from delivery.tasks import progress_shipment
-
-    for shipment_id, status in stalled:
-        log.warning(
-            "shipment %s has been %s since before %s: resuming its progression",
-            shipment_id,
-            status,
-            older_than,
-        )
-        progress_shipment.apply_async(args=[shipment_id, status])
-    return [shipment_id for shipment_id, _ in stalled]
 
 
 def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatusChange:
@@ -212,15 +199,66 @@ def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatu
     return change
 
 
-def _schedule_step(shipment_id: int, expected_status: str) -> None:
-    """Enqueue the automatic step out of `expected_status`, after the current transaction commits."""
+def resume_stalled_shipments(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Queue again the automatic step of every shipment whose step is overdue by more than
+    DELIVERY_STALLED_AFTER_SECONDS: it was lost (Redis or a worker killed, Redis down when it was
+    to be queued, its retries used up in a database outage, a queue renamed by a move). At most
+    `limit`, most overdue first. Each gets a new due time DELIVERY_STALLED_AFTER_SECONDS later, so
+    a step lost again is resumed again, but one merely waiting in a busy queue is not queued over
+    and over. Returns the ids of the shipments resumed.
+
+    Safe to run concurrently (rows locked with SKIP LOCKED go to one sweep) and as often as
+    wanted: a step queued twice happens once (it names the status it starts from).
+    """
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.DELIVERY_STALLED_AFTER_SECONDS)
+    with transaction.atomic(using=ALIAS):
+        overdue = list(
+            Shipment.objects.select_for_update(skip_locked=True)
+            .filter(next_step_due_at__lt=now - grace)
+            .order_by("next_step_due_at")
+            .values_list("id", "status")[:limit]
+        )
+        if not overdue:
+            return []
+        Shipment.objects.filter(id__in=[i for i, _ in overdue]).update(next_step_due_at=now + grace)
+        named = ", ".join(f"{i} ({status})" for i, status in overdue[:20])
+        log.warning(
+            "resuming %d shipment(s) whose next step is more than %ss overdue: %s%s",
+            len(overdue),
+            settings.DELIVERY_STALLED_AFTER_SECONDS,
+            named,
+            " ..." if len(overdue) > 20 else "",
+        )
+        for shipment_id, status in overdue:
+            _schedule_step(shipment_id, status, countdown=0)
+    return [shipment_id for shipment_id, _ in overdue]
+
+
+def _due() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.DELIVERY_STEP_SECONDS)
+
+
+def _schedule_step(shipment_id: int, expected_status: str, *, countdown: float | None = None) -> None:
+    """Queue the automatic step out of `expected_status` once the current transaction commits,
+    DELIVERY_STEP_SECONDS later (or after `countdown`). If queuing fails, the failure is logged
+    and nothing is raised: the change is committed, and the due time it recorded is what the
+    sweep resumes it by."""
     # Imported here: tasks.py calls into this module, and the task is only needed at commit time.
     from delivery.tasks import progress_shipment
 
+    delay = settings.DELIVERY_STEP_SECONDS if countdown is None else countdown
+
     def enqueue() -> None:
-        progress_shipment.apply_async(
-            args=[shipment_id, str(expected_status)], countdown=settings.DELIVERY_STEP_SECONDS
-        )
+        try:
+            progress_shipment.apply_async(args=[shipment_id, str(expected_status)], countdown=delay)
+        except Exception as exc:
+            log.warning(
+                "could not queue the step of shipment %s out of %s (%s); the sweep will resume it",
+                shipment_id,
+                expected_status,
+                exc,
+            )
 
     # Bound: the task carries this step's trace even when the commit happens after the span.
     transaction.on_commit(tracing.bind(enqueue), using=ALIAS)

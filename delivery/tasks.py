@@ -4,17 +4,18 @@ The chain: create_shipment() schedules the step out of CREATED; each step, once 
 schedules the next, DELIVERY_STEP_SECONDS later, until DELIVERED. Every task names the status it
 expects to advance from, so a duplicate, a retry after a lost ack or a step overtaken by a
 cancel or by staff does nothing.
+
+A queued step can be lost (Redis or a worker killed, Redis down when it was to be queued, its
+retries used up during a long database outage): beat runs `resume_stalled_shipments`, which
+queues again every step the database says is overdue by DELIVERY_STALLED_AFTER_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
-from django.db import OperationalError
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError
 
 from delivery import services
 
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 @shared_task(
     name="delivery.tasks.progress_shipment",
-    autoretry_for=(OperationalError,),  # a locked or briefly unreachable database: try again
+    # A locked or briefly unreachable database: try again (after a longer outage, the sweep).
+    autoretry_for=(OperationalError, InterfaceError),
     max_retries=5,
     retry_backoff=True,
     retry_backoff_max=60,
@@ -51,7 +53,6 @@ def progress_shipment(shipment_id: int, expected_status: str) -> str | None:
 
 @shared_task(name="delivery.tasks.resume_stalled_shipments")
 def resume_stalled_shipments() -> int:
-    """Run by Celery beat: restart the progression of shipments that waited for their next step
-    much longer than a step takes (DELIVERY_STALLED_AFTER_SECONDS); returns how many."""
-    older_than = timezone.now() - timedelta(seconds=settings.DELIVERY_STALLED_AFTER_SECONDS)
-    return len(services.resume_stalled_shipments(older_than=older_than))
+    """Queue again every automatic step that is overdue (services.resume_stalled_shipments); run
+    by beat (DELIVERY_STALLED_AFTER_SECONDS). Returns how many shipments it resumed."""
+    return len(services.resume_stalled_shipments())

@@ -21,4 +21,9 @@ Where to look:
   compose.py    ComposeTopology: shape 3 in containers (docker/compose.yaml via
                 scripts/compose-local), with the same component names and looking-inside
                 methods as SplitTopology, so the same tests drive either
+  saga.py       the saga from outside: placing orders, the invariants every run ends with
+  instances.py  a Postgres server, a Redis and a Kafka broker of their own (free ports, own
+                directories), which a drill may stop, kill or freeze
+  drills.py     fault drills: the split topology on those, under load, while one of them
+                fails; what it cost (`python -m devtools.drills`)
 """

@@ -27,7 +27,7 @@ import psycopg
 from devtools import postgres, processes
 from devtools.http import wait_until_listening
 from devtools.processes import Proc
-from devtools.services import KAFKA, REDIS
+from devtools.services import KAFKA, PG_ADMIN_URL, REDIS
 from shop.topology import ALL_ALIASES, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,39 +71,42 @@ def manage(*args: str, env: dict[str, str], check: bool = True, timeout: float =
     )
 
 
-_template_ready = False
+_templates_ready: set[str] = set()  # the Postgres servers (admin URLs) this process migrated templates on
 
 
 def _template_prefix() -> str:
     return f"shop_tpl_{os.getpid()}"
 
 
-def _ensure_template() -> str:
-    """Migrate one set of template databases per process (a test session, a benchmark run);
-    clusters clone them."""
-    global _template_ready
+def _ensure_template(base: str = PG_ADMIN_URL) -> str:
+    """Migrate one set of template databases per process (a test session, a benchmark run) and
+    Postgres server; clusters clone them."""
     prefix = _template_prefix()
-    if not _template_ready:
+    if base not in _templates_ready:
         for alias in ALL_ALIASES:
-            postgres.create_database(f"{prefix}_{alias}", fresh=True)
-        urls = {f"DATABASE_URL_{a.upper()}": postgres.database_url(f"{prefix}_{a}") for a in ALL_ALIASES}
+            postgres.create_database(f"{prefix}_{alias}", fresh=True, base=base)
+        urls = {
+            f"DATABASE_URL_{a.upper()}": postgres.database_url(f"{prefix}_{a}", base) for a in ALL_ALIASES
+        }
         manage("migrate_all", "-v", "0", env=base_env(**urls))
-        _template_ready = True
+        _templates_ready.add(base)
     return prefix
 
 
-def drop_templates() -> None:
-    """Drop this process's template databases (at the end of a test session or a benchmark)."""
-    global _template_ready
-    postgres.drop_databases(f"{_template_prefix()}_{alias}" for alias in ALL_ALIASES)
-    _template_ready = False
+def drop_templates(base: str = PG_ADMIN_URL) -> None:
+    """Drop this process's template databases on server `base` (at the end of a test session or a
+    benchmark; a server of its own that is about to be destroyed needs no such care)."""
+    postgres.drop_databases((f"{_template_prefix()}_{alias}" for alias in ALL_ALIASES), base)
+    _templates_ready.discard(base)
 
 
 @dataclass
 class LocalCluster:
     workdir: Path  # process logs: <workdir>/<process name>.log
     name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:10]}")
-    kafka: str = KAFKA
+    kafka: str = KAFKA  # bootstrap servers
+    pg: str = PG_ADMIN_URL  # any URL on the Postgres server that holds the cluster's databases
+    redis: str = REDIS  # the Celery broker, when real Celery runs (celery_env)
     procs: dict[str, Proc] = field(default_factory=dict)
     # Databases that live elsewhere (a service moved to another server): alias -> URL.
     urls: dict[str, str] = field(default_factory=dict)
@@ -111,9 +114,9 @@ class LocalCluster:
     # --- lifecycle --------------------------------------------------------------------------
     def create(self) -> LocalCluster:
         """Databases cloned from the migrated template, and the topics: ready for processes."""
-        template = _ensure_template()
+        template = _ensure_template(self.pg)
         for alias in ALL_ALIASES:
-            postgres.create_database(self.db(alias), template=f"{template}_{alias}")
+            postgres.create_database(self.db(alias), template=f"{template}_{alias}", base=self.pg)
         self.manage("ensure_topics", "--partitions", "3")
         return self
 
@@ -121,20 +124,20 @@ class LocalCluster:
         """Empty databases for every alias (kept if they exist, unless `fresh`), to be migrated
         service by service (`migrate_all` under each SHOP_SERVICES) rather than cloned."""
         for alias in ALL_ALIASES:
-            postgres.create_database(self.db(alias), fresh=fresh)
+            postgres.create_database(self.db(alias), fresh=fresh, base=self.pg)
         return self
 
     def destroy(self) -> None:
         """Stop every process and drop the databases."""
         self.stop_all()
-        postgres.drop_databases(self.db(alias) for alias in ALL_ALIASES)
+        postgres.drop_databases((self.db(alias) for alias in ALL_ALIASES), self.pg)
 
     def db(self, alias: str) -> str:
         """The name of this cluster's database for `alias`."""
         return f"shop_{self.name}_{alias}"
 
     def database_url(self, alias: str) -> str:
-        return self.urls.get(alias) or postgres.database_url(self.db(alias))
+        return self.urls.get(alias) or postgres.database_url(self.db(alias), self.pg)
 
     def env(self, *, services: Sequence[str] | None = None, **extra: str) -> dict[str, str]:
         """A process's environment: every database (services=None), or SHOP_SERVICES and only
@@ -205,7 +208,9 @@ class LocalCluster:
         wait: bool = True,
         **extra_env: str,
     ) -> Proc:
-        """gunicorn on 127.0.0.1:`port`; `wait`: return once it listens."""
+        """gunicorn on 127.0.0.1:`port` with the image's settings (gunicorn.conf.py, read from
+        the repository, the working directory), but `workers` x `threads` of them; `wait`:
+        return once it listens."""
         argv = [
             sys.executable,
             "-m",
@@ -217,13 +222,6 @@ class LocalCluster:
             str(workers),
             "--threads",
             str(threads),
-            "--graceful-timeout",
-            "5",
-            # Longer than the gateway keeps idle upstream connections (nginx: 60 s), as in
-            # docker/entrypoint.sh: a worker closing one nginx is about to reuse resets that
-            # request, and a POST is not retried (a 502).
-            "--keep-alive",
-            "75",
             "--log-level",
             "warning",
         ]
@@ -234,7 +232,11 @@ class LocalCluster:
 
     def celery_env(self) -> dict[str, str]:
         """Settings for real Celery on Redis (instead of eager tasks inside the consumers)."""
-        return {"CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_BROKER_URL": REDIS, "CELERY_QUEUE": self.name}
+        return {
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "CELERY_BROKER_URL": self.redis,
+            "CELERY_QUEUE": self.name,
+        }
 
     def start_celery_worker(
         self,
@@ -288,7 +290,7 @@ class LocalCluster:
     # --- looking inside -----------------------------------------------------------------------
     def sql(self, alias: str, query: str, params: tuple = ()) -> list[tuple]:
         """Run one query on this cluster's database `alias` (a connection of its own)."""
-        with psycopg.connect(self.database_url(alias)) as conn:
+        with psycopg.connect(self.database_url(alias), connect_timeout=5) as conn:
             return conn.execute(query, params).fetchall()
 
     def wait_until(

@@ -28,10 +28,12 @@ def admin(base: str = PG_ADMIN_URL) -> psycopg.Connection:
     return psycopg.connect(database_url("postgres", base), autocommit=True, connect_timeout=5)
 
 
-def create_database(name: str, *, template: str | None = None, fresh: bool = False) -> None:
+def create_database(
+    name: str, *, template: str | None = None, fresh: bool = False, base: str = PG_ADMIN_URL
+) -> None:
     """Create database `name` (a copy of `template`, if given) unless it exists; `fresh` drops an
-    existing one first."""
-    with admin() as conn:
+    existing one first. `base`: any URL on the server to create it on."""
+    with admin(base) as conn:
         if fresh:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
@@ -40,9 +42,9 @@ def create_database(name: str, *, template: str | None = None, fresh: bool = Fal
         conn.execute(f'CREATE DATABASE "{name}"{clause}')
 
 
-def drop_databases(names: Iterable[str]) -> None:
+def drop_databases(names: Iterable[str], base: str = PG_ADMIN_URL) -> None:
     """Drop each database, disconnecting whoever still uses it."""
-    with admin() as conn:
+    with admin(base) as conn:
         for name in names:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -43,6 +43,7 @@ from devtools.cluster import ROOT, LocalCluster, manage
 from devtools.gateway import Gateway
 from devtools.http import http_status
 from devtools.processes import Proc
+from devtools.services import KAFKA, PG_ADMIN_URL, REDIS
 from devtools.tracing import TraceBackend
 
 SERVICES = ("shop", "catalog", "orders", "delivery")
@@ -90,13 +91,18 @@ class SplitTopology:
     # there, sampled at trace_sample (parent-based: whole orders). None: tracing off.
     tracing: TraceBackend | None = None
     trace_sample: float = 1.0
+    # Where the topology's Postgres databases, Kafka broker and Redis are (default: the local
+    # services, devtools/services.py; a fault drill passes servers of its own, devtools/instances.py).
+    pg: str = PG_ADMIN_URL
+    kafka: str = KAFKA
+    redis: str = REDIS
 
     def __post_init__(self) -> None:
         self.logs = self.run_dir / "logs"
         self.pids = self.run_dir / "pids"
         for folder in (self.logs, self.pids):
             folder.mkdir(parents=True, exist_ok=True)
-        self.cluster = LocalCluster(self.logs, name=self.name)
+        self.cluster = LocalCluster(self.logs, name=self.name, kafka=self.kafka, pg=self.pg, redis=self.redis)
         self.gateway = Gateway(
             self.run_dir / "nginx", port=self.gateway_port, routes=self.web_ports, values=self.gateway_values
         )

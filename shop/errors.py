@@ -16,6 +16,10 @@ Three paths lead here, so that no error can leave in another format:
 - Errors Django answers before or around a view (unknown path, a bad Host header, a CSRF
   failure, an exception in another middleware): the middleware rewrites any non-JSON error
   response under /api/ into this shape, keeping its status and headers (Allow, Retry-After).
+
+The service's database being down, restarting or refusing connections (Django's
+OperationalError or InterfaceError, from any view) is no bug: it is a 503 with Retry-After, and
+one log line without a traceback. A client retrying later gets its answer; nothing was written.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from django.core.exceptions import (
     RequestDataTooBig,
     SuspiciousOperation,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import is_valid_path
 from django.utils.log import log_response
@@ -55,6 +60,10 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     503: ("The service is temporarily unavailable.", "service_unavailable"),
     504: ("The service did not answer in time.", "gateway_timeout"),
 }
+# How long a client should wait before retrying when the database is unavailable: a restart
+# takes seconds, and clients that all come back at once are no help either.
+RETRY_AFTER_SECONDS = 5
+log = logging.getLogger(__name__)
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -108,7 +117,24 @@ def _exception_response(request: HttpRequest, exc: Exception) -> JsonResponse | 
     if isinstance(exc, SuspiciousOperation | BadRequest):
         # The message may name internals (a file path, a setting): the status is enough.
         return response(request, 400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(request, exc)
     return None
+
+
+def database_unavailable(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """503 with Retry-After for a request the database could not serve right now (down,
+    restarting, refusing connections, a lock or deadlock that a retry gets past)."""
+    log.warning("%s %s: database unavailable: %s", request.method, request.path, str(exc).strip()[:300])
+    resp = response(
+        request,
+        503,
+        detail="The service cannot reach its database right now; try again shortly.",
+        code="service_unavailable",
+    )
+    resp["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    resp._has_been_logged = True  # the line above says it all: no second "Service Unavailable" line
+    return resp
 
 
 class ApiErrorMiddleware:

@@ -371,6 +371,14 @@ EVENTS = {
     "METRICS_ADDRESS": env.str("EVENTS_METRICS_ADDRESS", default="127.0.0.1"),
 }
 
+# --- the saga's clocks ----------------------------------------------------------------------------
+# How long each shipment step takes before the next (seconds); short in dev for a quick demo.
+DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
+# A shipment whose next step has not come this long after it was due lost its task (Redis or a
+# worker killed, Redis down when it was to be queued, an in-memory queue that died with its
+# process, a queue renamed by a move): beat resumes it. Short: a step resumed twice happens once.
+DELIVERY_STALLED_AFTER_SECONDS = env.float("DELIVERY_STALLED_AFTER_SECONDS", default=10.0 if DEV else 60.0)
+
 # --- Celery -------------------------------------------------------------------------------------
 # memory:// + an in-process worker thread is the monolith default; Redis when it is set.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
@@ -380,6 +388,18 @@ if set(SHOP_SERVICES) != set(topology.SERVICES):
     # A split service sends only its own tasks (apps never import each other) and its worker is
     # the only one that can run them (the only one with its databases): one queue per service.
     CELERY_TASK_DEFAULT_QUEUE += "." + "+".join(SHOP_SERVICES)
+# Redis down, for however long: workers and beat keep trying to reconnect (the default gives up
+# after 100 attempts and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# ...and do not exit when the connection drops while they hold countdown tasks (shop/celery_worker.py).
+CELERY_WORKER_CONSUMER = "shop.celery_worker:Consumer"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis hands a task that a worker took but has not acknowledged (acks_late; a countdown task
+    # waiting in the worker's memory) to another worker after this long. Longer than a step's
+    # countdown, so a waiting step is not handed out twice; the sweep re-drives lost steps sooner.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=int(DELIVERY_STEP_SECONDS) + 300),
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=SHOP_ENV == "test")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -394,23 +414,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0),
     },
     "prune-published-outbox": {"task": "events.tasks.prune_published_outbox", "schedule": 3600.0},
+    "resume-stalled-shipments": {
+        "task": "delivery.tasks.resume_stalled_shipments",
+        # A lost step is resumed between 1 and 1.5 x DELIVERY_STALLED_AFTER_SECONDS after its due time.
+        "schedule": max(DELIVERY_STALLED_AFTER_SECONDS / 2, 5.0),
+        # A sweep still queued when the next is due is useless: the next one does its work.
+        "options": {"expires": max(DELIVERY_STALLED_AFTER_SECONDS / 2, 5.0)},
+    },
 }
 if SERVES_IDENTITY:
     CELERY_BEAT_SCHEDULE["flush-expired-tokens"] = {
         "task": "shop.identity.tasks.flush_expired_tokens",
         "schedule": 86400.0,
     }
-# How long each shipment step takes before the next (seconds); short in dev for a quick demo.
-DELIVERY_STEP_SECONDS = env.float("DELIVERY_STEP_SECONDS", default=2.0 if DEV else 600.0)
-# A shipment whose next step has not come this long after it was due lost its task (an
-# in-memory queue that died with its process, a queue renamed by a move): beat resumes it.
-DELIVERY_STALLED_AFTER_SECONDS = env.float(
-    "DELIVERY_STALLED_AFTER_SECONDS", default=max(3 * DELIVERY_STEP_SECONDS, 10.0)
-)
-CELERY_BEAT_SCHEDULE["resume-stalled-shipments"] = {
-    "task": "delivery.tasks.resume_stalled_shipments",
-    "schedule": max(DELIVERY_STALLED_AFTER_SECONDS / 3, 5.0),
-}
 # A service's beat schedules only its own tasks; pruning covers the databases it serves.
 if "orders" not in SHOP_SERVICES:
     del CELERY_BEAT_SCHEDULE["expire-pending-orders"]

@@ -201,9 +201,10 @@ def test_a_shipment_whose_step_was_lost_is_resumed_and_still_moves_each_step_onc
     stalled = ShipmentFactory(status=S.PICKED_UP)
     recent = ShipmentFactory(status=S.CREATED)
     done = ShipmentFactory(status=S.DELIVERED)
-    Shipment.objects.filter(pk__in=[stalled.pk, done.pk]).update(
-        updated_at=timezone.now() - timedelta(hours=1)
-    )
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Shipment.objects.filter(pk=stalled.pk).update(updated_at=an_hour_ago, next_step_due_at=an_hour_ago)
+    Shipment.objects.filter(pk=done.pk).update(updated_at=an_hour_ago)
+    Shipment.objects.filter(pk=recent.pk).update(next_step_due_at=timezone.now() + timedelta(seconds=30))
 
     assert tasks.resume_stalled_shipments() == 1  # eager Celery: it runs to DELIVERED at once
     stalled.refresh_from_db()

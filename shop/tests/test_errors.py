@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import InterfaceError, OperationalError
+from django.db.backends.base.base import BaseDatabaseWrapper as DatabaseWrapper
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
@@ -128,6 +130,34 @@ def test_a_crash_outside_any_view_is_a_json_500_too(debug, monkeypatch):
 
     assert_error_shape(response, 500, "server_error")
     assert SECRET not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        OperationalError('connection failed: connection to server at "127.0.0.1", port 5432 failed: refused'),
+        InterfaceError("connection already closed"),
+    ],
+    ids=["refused", "closed"],
+)
+def test_a_database_outage_is_a_json_503_with_retry_after(debug, monkeypatch, caplog, outage):
+    def unreachable(self, *args, **kwargs):
+        raise outage
+
+    monkeypatch.setattr(ProductViewSet, "list", unreachable)
+    monkeypatch.setattr(DatabaseWrapper, "ensure_connection", unreachable)  # writes too
+    client = APIClient(raise_request_exception=False)
+
+    register = {"username": "newbie", "email": "newbie@example.com", "password": "a-long-passphrase-9"}
+    for response in (client.get(PRODUCTS), client.post("/api/auth/register/", register, format="json")):
+        body = assert_error_shape(response, 503, "service_unavailable")
+        assert response["Retry-After"] == "5"
+        assert "database" in body["detail"]
+        assert "5432" not in response.content.decode()
+    # Logged as what it is, an outage: one line each, no traceback.
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert all("database unavailable" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
 
 
 @csrf_protect
