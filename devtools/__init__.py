@@ -18,6 +18,9 @@ Where to look:
   split.py      SplitTopology: shape 3, every service in processes of its own behind the
                 gateway; `python -m devtools.split start|stop|status|drop|dotenv` is
                 `make split` (scripts/split-local)
+  tracing.py    TraceBackend: Zipkin (Maven Central) behind an OpenTelemetry Collector built
+                from otelcol/ (Go module proxy): `python -m devtools.tracing build` is
+                `make trace-backend`; started by split.py, read back through Zipkin's API
   compose.py    ComposeTopology: shape 3 in containers (docker/compose.yaml via
                 scripts/compose-local), with the same component names and looking-inside
                 methods as SplitTopology, so the same tests drive either

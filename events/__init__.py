@@ -32,9 +32,10 @@ to rebuild projections from), lag.py (how far a consumer is behind), drain.py (i
 service published relayed and consumed: what a cut-over waits for), history.py (a monolith's
 outbox history made the start of the Kafka log), transports/kafka/admin.py (topics, readiness,
 group lag, offsets), tasks.py (pruning published rows), admin.py (outbox, inbox and
-dead letters of every database), metrics.py, tracing.py (trace context and request id carried
-in events), heartbeat.py (liveness of the relay and consumer loops), faults.py (crash points
-for the fault tests), testing.py (drain(): run the saga to the end in tests).
+dead letters of every database), metrics.py, tracing.py (the create / send / process spans,
+through the OpenTelemetry API only, and the trace context and request id carried in events),
+heartbeat.py (liveness of the relay and consumer loops), faults.py (crash points for the fault
+tests), testing.py (drain(): run the saga to the end in tests).
 
 The public API is importable from here: `from events import publish, handles, Event`.
 """
