@@ -69,7 +69,8 @@ def group_lag(group: str, topics: list[str]) -> tuple[int, float]:
         bootstrap_servers=servers, group_id=None, enable_auto_commit=False, client_id=client_id("lag")
     )
     try:
-        committed = admin.list_group_offsets(group).get(group, {})
+        # A new broker creates its offsets topic, and so the group coordinator, on first use.
+        committed = _retrying(lambda: admin.list_group_offsets(group), timeout=10.0).get(group, {})
         partitions = [
             TopicPartition(kafka_name(t), p)
             for t in topics
