@@ -26,15 +26,20 @@ SAGA = {
 
 
 def order_trace(backend: TraceBackend, request_id: str, *, timeout: float = 60) -> list[dict]:
-    """The spans of the one trace tagged with `request_id`, once every span of the saga is in."""
+    """The spans of the one trace tagged with `request_id`, once every span of the saga is in and
+    every span's parent with it: each process exports its spans in its own batches, so a consumer's
+    span can reach the backend seconds before the relay's span it hangs from."""
     wanted = {f"{op} {event}" for event in SAGA for op in ("create", "process")}
+    wanted |= {f"send {topic_for(event)}" for event in SAGA}
 
     def complete():
         found = backend.find("request_id", request_id)
         if len(found) != 1:
             return None
         spans = backend.trace(found[0][0]["traceId"])
-        return spans if wanted <= {span.get("name") for span in spans} else None
+        ids = {span["id"] for span in spans}
+        parents = {span["parentId"] for span in spans if "parentId" in span}
+        return spans if wanted <= {span.get("name") for span in spans} and parents <= ids else None
 
     try:
         return wait_until(complete, timeout=timeout, interval=1, what=f"the trace of request {request_id}")
