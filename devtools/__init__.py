@@ -16,7 +16,7 @@ Where to look:
   gateway.py    the nginx gateway: docker/gateway/nginx.conf.template rendered, started,
                 re-routed and reloaded without a restart
   split.py      SplitTopology: shape 3, every service in processes of its own behind the
-                gateway; `python -m devtools.split start|stop|status|drop|dotenv` is
+                gateway; `python -m devtools.split start|stop|status|drop` is
                 `make split` (scripts/split-local)
   tracing.py    TraceBackend: Zipkin (Maven Central) behind an OpenTelemetry Collector built
                 from otelcol/ (Go module proxy): `python -m devtools.tracing build` is
