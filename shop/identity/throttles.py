@@ -129,3 +129,4 @@ TOKEN = [_scoped(PerIp, "auth.token.ip"), _scoped(PerUsername, "auth.token.usern
 REFRESH = [_scoped(PerIp, "auth.refresh.ip"), _scoped(PerTokenUser, "auth.refresh.user")]
 REGISTER = [_scoped(PerIp, "auth.register.ip"), _scoped(PerUsername, "auth.register.username")]
 LOGOUT = [_scoped(PerIp, "auth.logout.ip")]
+VERIFY = [_scoped(PerIp, "auth.verify.ip")]

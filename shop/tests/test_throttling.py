@@ -1,4 +1,4 @@
-"""Rate limits on token, refresh, register and logout, per client IP and per account, in every
+"""Rate limits on token, refresh, register, logout and verify, per client IP and per account, in every
 shape (no gateway needed): a JSON 429 with Retry-After; parallel requests cannot slip past."""
 
 from __future__ import annotations
@@ -109,6 +109,16 @@ def test_refreshes_are_limited_per_account_and_forged_tokens_count_against_no_on
         anon_api.post("/api/auth/token/refresh/", {"refresh": junk}, format="json")
     # ...but the account's own third refresh this minute waits.
     assert_throttled(anon_api.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"))
+
+
+def test_token_checks_are_limited_per_address(rates, anon_api, customer):
+    rates(auth_verify_ip="2/min")
+    access = token(anon_api, customer.username, PASSWORD).json()["access"]
+    for _ in range(2):
+        assert anon_api.post("/api/auth/token/verify/", {"token": access}, format="json").status_code == 200
+    assert_throttled(anon_api.post("/api/auth/token/verify/", {"token": access}, format="json"))
+    other = anon_api.post("/api/auth/token/verify/", {"token": access}, format="json", REMOTE_ADDR="10.3.0.1")
+    assert other.status_code == 200
 
 
 def test_parallel_guesses_cannot_slip_past_the_limit(rates, customer):

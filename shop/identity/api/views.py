@@ -37,7 +37,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
 
 @extend_schema(summary="Verify a token", auth=[])
 class TokenVerifyView(jwt_views.TokenVerifyView):
-    pass
+    throttle_classes = throttles.VERIFY
 
 
 @extend_schema(
