@@ -252,7 +252,7 @@ _THROTTLE_DEFAULTS = {
     "auth.register.username": "5/hour",
     "auth.logout.ip": "30/min",
     # Verifying asks the blacklist (a query) and is open to anyone: generous, but bounded.
-    "auth.verify.ip": "120/min",
+    "auth.verify.ip": "600/min",
 }
 
 
