@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """copy_database on a big outbox: time, rows per second and the memory of the copying process.
 
-    .venv/bin/python bench/copy_database.py [--rows 10000,100000,1000000] [--size 1000]
+    .venv/bin/python -m bench.copy_database [--rows 10000,100000,1000000] [--size 1000]
                                             [--source sqlite|postgres] [--target postgres|sqlite]
 
 A benchmark, not a test: it prints figures and asserts nothing about them. For each row count:
@@ -32,10 +32,9 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devtools.postgres import admin, database_url
 
-from devtools.postgres import admin, database_url  # noqa: E402  isort: skip
+ROOT = Path(__file__).resolve().parent.parent
 
 CHUNK = 10_000  # rows generated and inserted at a time, so the bench itself stays small too
 
@@ -83,7 +82,10 @@ def fill_source(source_url: str, rows: int, size: int) -> float:
         check=True,
     )
     subprocess.run(
-        [sys.executable, __file__, "--fill", str(rows), "--size", str(size)], cwd=ROOT, env=env, check=True
+        [sys.executable, "-m", "bench.copy_database", "--fill", str(rows), "--size", str(size)],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     return time.perf_counter() - started
 

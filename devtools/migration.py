@@ -105,7 +105,11 @@ class Monolith:
         """runserver, with `extra_env` (e.g. EVENTS_RELAY_IN_PROCESS=false); once it listens."""
         argv = [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         self.proc = processes.spawn(
-            "monolith", argv, env=self.env(**extra_env), cwd=ROOT, log=self.run_dir / "monolith.log"
+            "monolith",
+            argv,
+            env=self.env(**extra_env),
+            cwd=ROOT,
+            log=self.run_dir / f"monolith-{self.port}.log",
         )
         wait_until_listening(self.port, process=self.proc.popen)
         return self.proc

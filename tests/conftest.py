@@ -9,37 +9,24 @@ silently not run.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from devtools import services as local
 from devtools.cluster import LocalCluster, drop_templates
-from devtools.http import Api, free_port, wait_until_listening
-
-ROOT = Path(__file__).resolve().parent.parent
-MANAGE = [sys.executable, str(ROOT / "manage.py")]
-
-
-def _require(
-    what: str, ok: bool, how: str = "make services (scripts/postgres-local, kafka-local, redis-local)"
-):
-    if ok:
-        return
-    message = f"{what} is not reachable; start it with {how}"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run every integration test: {message}")
-    pytest.skip(message)
+from devtools.http import Api
+from devtools.migration import Monolith
+from shop.management.commands.seed_demo import DEV_PASSWORD
+from tests.needs import require
 
 
 @pytest.fixture(scope="session")
 def services():
     """Postgres and Kafka are up; the template databases this session made go at its end."""
-    _require("PostgreSQL", local.postgres_up())
-    _require(f"Kafka at {local.KAFKA}", local.kafka_up())
+    require("PostgreSQL", local.postgres_up())
+    require(f"Kafka at {local.KAFKA}", local.kafka_up())
     yield
     drop_templates()
 
@@ -47,13 +34,13 @@ def services():
 @pytest.fixture(autouse=True)
 def _redis_when_marked(request):
     if request.node.get_closest_marker("redis"):
-        _require(f"Redis at {local.REDIS}", local.redis_up())
+        require(f"Redis at {local.REDIS}", local.redis_up())
 
 
 @pytest.fixture(scope="module")
 def split_services(services):
     """Everything the split topology needs: Postgres, Kafka, Redis and nginx."""
-    _require("nginx", local.nginx_binary() is not None, "scripts/split-local nginx")
+    require("nginx", local.nginx_binary() is not None, "scripts/split-local nginx")
 
 
 @pytest.fixture
@@ -78,57 +65,28 @@ def schema(django_db_blocker) -> dict:
 # --- make run's monolith, as real processes ------------------------------------------------------
 
 
-def monolith_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
-        },
-        "SHOP_ENV": "dev",
-        "SHOP_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-        "DELIVERY_STEP_SECONDS": "0.3",
-        **extra,
-    }
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """A data folder migrated and seeded as `make run` does, shared by the servers below."""
-    path = tmp_path_factory.mktemp("monolith")
-    for step in (["migrate_all", "-v", "0"], ["seed_demo"]):
-        subprocess.run(
-            MANAGE + step, env=monolith_env(path), check=True, cwd=ROOT, capture_output=True, timeout=300
-        )
-    return path
+    prepared = Monolith(tmp_path_factory.mktemp("monolith"))
+    prepared.prepare(DEV_PASSWORD)
+    return prepared.run_dir
 
 
 @pytest.fixture
-def start_monolith(data_dir, tmp_path):
-    """start_monolith(**env) -> (Api, server process): `runserver --noreload` on a free port."""
-    servers = []
+def start_monolith(data_dir):
+    """start_monolith(**env) -> (Api, server process): `make run`'s server (devtools.migration's
+    Monolith, `runserver --noreload`) on a free port, on the module's data folder."""
+    servers: list[Monolith] = []
 
-    def start(**extra: str):
-        port = free_port()
-        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115  (closed below)
-        server = subprocess.Popen(
-            [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=monolith_env(data_dir, **extra),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        servers.append((server, log))
-        wait_until_listening(port, process=server)
-        return Api(f"http://127.0.0.1:{port}"), server
+    def start(**extra: str) -> tuple[Api, subprocess.Popen]:
+        server = Monolith(data_dir, step_seconds=0.3)
+        servers.append(server)
+        return Api(server.url), server.start(**extra).popen
 
     yield start
-    for server, log in servers:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=20)
-        log.close()
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

@@ -15,23 +15,26 @@ from pathlib import Path
 import pytest
 
 from devtools.http import Api, free_port
+from devtools.migration import Monolith
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL_", "EVENTS_", "CELERY_", "SHOP_"))
-    }
-    return {
-        **env,
-        "SHOP_DATA_DIR": str(data_dir),
-        "SHOP_ENV": "dev",
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-    }
+    """The environment of a newcomer's shell: nothing configured, the dev data in `data_dir`."""
+    return Monolith(data_dir.parent).env(SHOP_DATA_DIR=str(data_dir))
+
+
+def run_make(*targets: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *targets],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_for_line(log: Path, pattern: str, process: subprocess.Popen, timeout: float = 240) -> re.Match:
@@ -74,14 +77,7 @@ def test_make_run_serves_on_the_port_it_is_given_and_make_reset_starts_over(tmp_
         os.killpg(make.pid, signal.SIGTERM)
         make.wait(timeout=30)
 
-    reset = subprocess.run(
-        ["make", "--no-print-directory", "reset"],
-        cwd=ROOT,
-        env=make_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    reset = run_make("reset", env=make_env(tmp_path), timeout=600)
     assert reset.returncode == 0, reset.stdout + reset.stderr
     with sqlite3.connect(tmp_path / "default.sqlite3") as db:
         users = {name for (name,) in db.execute("SELECT username FROM auth_user")}
@@ -91,13 +87,6 @@ def test_make_run_serves_on_the_port_it_is_given_and_make_reset_starts_over(tmp_
 
 def test_make_reset_refuses_to_touch_a_configured_database(tmp_path):
     env = {**make_env(tmp_path), "DATABASE_URL_DEFAULT": "postgres://nobody@127.0.0.1:1/none"}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "reset"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_make("reset", env=env, timeout=120)
     assert done.returncode != 0
     assert "SQLite databases only" in done.stdout

@@ -5,7 +5,6 @@ beat really runs), and SIGTERM alone stops everything the server started."""
 from __future__ import annotations
 
 import signal
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from devtools import reaper
 from devtools.http import Api
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
-MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
 def test_a_demo_order_is_delivered_by_the_monolith_alone(monolith):

@@ -58,9 +58,7 @@ def test_a_unique_violation_becomes_the_field_error_drf_would_have_given():
 
 
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
-def test_racing_creates_of_one_sku_get_one_product_and_the_sequential_400(staff):
-    from conftest import _client_for
-
+def test_racing_creates_of_one_sku_get_one_product_and_the_sequential_400(staff, client_for):
     body = {
         "sku": "RACE-1",
         "name": "Racer",
@@ -70,21 +68,20 @@ def test_racing_creates_of_one_sku_get_one_product_and_the_sequential_400(staff)
         "stock": 1,
     }
 
-    responses = at_once([lambda: _client_for(staff).post("/api/catalog/products/", body, format="json")] * 6)
+    responses = at_once([lambda: client_for(staff).post("/api/catalog/products/", body, format="json")] * 6)
 
     assert sorted(r.status_code for r in responses) == [201] + [400] * 5, [r.content for r in responses]
     assert Product.objects.filter(sku="RACE-1").count() == 1
-    sequential = _client_for(staff).post("/api/catalog/products/", body, format="json")
+    sequential = client_for(staff).post("/api/catalog/products/", body, format="json")
     for r in responses:
         if r.status_code == 400:
             assert r.json()["errors"] == sequential.json()["errors"]
 
 
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)  # autocommit, as served
-def test_the_api_answers_an_unhandled_integrity_error_in_the_shape(monkeypatch, staff):
+def test_the_api_answers_an_unhandled_integrity_error_in_the_shape(monkeypatch, staff, client_for):
     """The net under any service that lets one through: a JSON 400/409, never a 500."""
     from catalog.api import views
-    from conftest import _client_for
 
     _product()
 
@@ -94,7 +91,7 @@ def test_the_api_answers_an_unhandled_integrity_error_in_the_shape(monkeypatch, 
     monkeypatch.setattr(views.services, "create_product", create_without_checking)
     body = {"sku": "MUG-1", "name": "Dup", "description": "", "price": "1.00", "currency": "EUR", "stock": 1}
 
-    response = _client_for(staff).post("/api/catalog/products/", body, format="json")
+    response = client_for(staff).post("/api/catalog/products/", body, format="json")
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {"sku": ["product with this sku already exists."]}

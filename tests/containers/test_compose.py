@@ -24,8 +24,8 @@ import pytest
 
 from devtools.compose import ComposeTopology, docker, engine_answers
 from devtools.http import Api, free_port
-from tests.conftest import _require
 from tests.integration.saga import FINAL, assert_saga_invariants
+from tests.needs import require
 
 # The end-to-end scenarios, collected in this module too, where `split` is the container topology.
 from tests.split.test_split_e2e import (  # noqa: F401
@@ -48,7 +48,7 @@ EVENT_DATABASES = ("catalog", "orders", "orders_read", "delivery")
 def split(tmp_path_factory):
     """A fresh copy of the compose deployment, every service healthy; removed (with its volumes)
     afterwards."""
-    _require("A Docker engine with Compose v2", engine_answers(), "make compose-up (scripts/compose-local)")
+    require("A Docker engine with Compose v2", engine_answers(), "make compose-up (scripts/compose-local)")
     run_dir = tmp_path_factory.mktemp("compose")
     topology = ComposeTopology(
         run_dir,
