@@ -23,21 +23,11 @@ graceful_timeout = 20  # SIGTERM: requests in flight finish (Kubernetes waits 30
 keepalive = 75
 
 _format = os.environ.get("LOG_FORMAT") or logs.default_format(os.environ.get("SHOP_ENV", "dev"))
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"ids": logs.IDS_FILTER},
-    "formatters": logs.FORMATTERS,
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": _format,
-            "filters": ["ids"],
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "loggers": {
+# gunicorn's own loggers write to the console only (nothing propagates to a root it does not set).
+logconfig_dict = logs.dict_config(
+    _format,
+    loggers={
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
-}
+)

@@ -17,10 +17,9 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import psycopg
 
@@ -31,7 +30,6 @@ from devtools.services import KAFKA, PG_ADMIN_URL, REDIS
 from shop.topology import ALL_ALIASES, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
 
 
 def aliases_of(services: Sequence[str] | None) -> tuple[str, ...]:
@@ -60,8 +58,13 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def manage(*args: str, env: dict[str, str], check: bool = True, timeout: float = 300):
     """Run `manage.py args` to completion in a process of its own, its output captured."""
+    return python(str(ROOT / "manage.py"), *args, env=env, check=check, timeout=timeout)
+
+
+def python(*args: str, env: dict[str, str], check: bool = True, timeout: float = 300):
+    """Run `python args` (this interpreter) in the repository to completion, its output captured."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, *args],
         env=env,
         cwd=ROOT,
         check=check,
@@ -101,7 +104,7 @@ def drop_templates(base: str = PG_ADMIN_URL) -> None:
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(processes.LogsOnTimeout):
     workdir: Path  # process logs: <workdir>/<process name>.log
     name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:10]}")
     kafka: str = KAFKA  # bootstrap servers
@@ -292,16 +295,3 @@ class LocalCluster:
         """Run one query on this cluster's database `alias` (a connection of its own)."""
         with psycopg.connect(self.database_url(alias), connect_timeout=5) as conn:
             return conn.execute(query, params).fetchall()
-
-    def wait_until(
-        self,
-        condition: Callable[[], T],
-        *,
-        timeout: float = 60,
-        interval: float = 0.2,
-        what: str = "condition",
-    ) -> T:
-        """processes.wait_until, with the tail of every process's log in the failure message."""
-        return processes.wait_until(
-            condition, timeout=timeout, interval=interval, what=what, context=self.logs
-        )

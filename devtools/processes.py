@@ -83,6 +83,25 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{context()}".rstrip())
 
 
+class LogsOnTimeout:
+    """For a topology whose `logs()` tells what its processes said: its `wait_until` puts them in
+    the failure message."""
+
+    def logs(self) -> str:
+        raise NotImplementedError
+
+    def wait_until(
+        self,
+        condition: Callable[[], T],
+        *,
+        timeout: float = 60,
+        interval: float = 0.2,
+        what: str = "condition",
+    ) -> T:
+        """wait_until, with the tail of every process's log in the failure message."""
+        return wait_until(condition, timeout=timeout, interval=interval, what=what, context=self.logs)
+
+
 # --- pid files ----------------------------------------------------------------------------------
 
 

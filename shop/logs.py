@@ -19,3 +19,27 @@ FORMATTERS = {
 def default_format(shop_env: str) -> str:
     """plain in dev (and tests), json in production."""
     return "json" if shop_env == "prod" else "plain"
+
+
+def dict_config(log_format: str, *, loggers: dict, root_level: str | None = None) -> dict:
+    """A logging dictConfig: one handler, `console` (stderr), writing `log_format` ("plain" or
+    "json") with the ids on every record; `loggers` as given, and the root logger at `root_level`
+    on the console too unless None."""
+    config: dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"ids": IDS_FILTER},
+        "formatters": FORMATTERS,
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["ids"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": loggers,
+    }
+    if root_level is not None:
+        config["root"] = {"handlers": ["console"], "level": root_level}
+    return config

@@ -480,20 +480,10 @@ if not 0 <= TRACING_SAMPLE_RATIO <= 1:
 # --- logging ------------------------------------------------------------------------------------
 # One JSON object per line (python-json-logger) outside dev, each with the request id, trace id and
 # span id of the work it belongs to (shop.middleware.RequestIdLogFilter); plain text in dev.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": logs.IDS_FILTER},
-    "formatters": logs.FORMATTERS,
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["request_id"],
-            "formatter": env.str("LOG_FORMAT", default=logs.default_format(SHOP_ENV)),
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"kafka": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
-}
+LOGGING = logs.dict_config(
+    env.str("LOG_FORMAT", default=logs.default_format(SHOP_ENV)),
+    root_level=env.str("LOG_LEVEL", default="INFO"),
+    loggers={"kafka": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
+)
 # Celery workers log through LOGGING too (JSON, with the ids), not through Celery's own handler.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -22,10 +22,10 @@ def main() -> None:
 
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connections
     from django.test import Client
 
     from events.registry import all_handlers, topics_for
+    from shop.health import database_status
 
     call_command("migrate_all", verbosity=0, stdout=io.StringIO())
 
@@ -75,14 +75,6 @@ def main() -> None:
         if isinstance(response["json"], dict) and "paths" in response["json"]:
             response["json"] = {"paths": sorted(response["json"]["paths"])}
 
-    def opens(alias: str) -> str:
-        try:
-            with connections[alias].cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return "ok"
-        except Exception as exc:
-            return exc.__class__.__name__
-
     from shop.celery import app as celery_app
 
     admin_models: list[str] = []
@@ -102,7 +94,8 @@ def main() -> None:
         ),
         "default_engine": settings.DATABASES["default"].get("ENGINE"),
         "opens": {
-            alias: opens(alias) for alias in ("default", "catalog", "orders", "orders_read", "delivery")
+            alias: database_status(alias)
+            for alias in ("default", "catalog", "orders", "orders_read", "delivery")
         },
         "installed_apps": settings.INSTALLED_APPS,
         "middleware": settings.MIDDLEWARE,
