@@ -1,11 +1,18 @@
 """What the benchmarks share: Django set up for one role, percentiles, Markdown tables, Kafka
-clean-up. Postgres databases and local processes come from devtools (devtools/postgres.py,
+clean-up, py-spy profiles. Postgres databases and local processes come from devtools (devtools/postgres.py,
 devtools/cluster.py), as for the tests."""
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 
 
 def setup_django(**environment: str) -> None:
@@ -72,3 +79,95 @@ def delete_topics(bootstrap: str | list[str], names: list[str], *, groups: list[
             admin.delete_topics(doomed)
     finally:
         admin.close()
+
+
+class PySpy:
+    """Sample processes with py-spy (PyPI: `pip install py-spy`) while a benchmark loads them:
+    where each process spends its CPU, from outside, without changing the code measured.
+
+    start() attaches one `py-spy record --gil --nonblocking` per process (children too:
+    gunicorn's workers), writing collapsed stacks (`--format raw`) to <folder>/<name>.txt; stop()
+    ends them (py-spy writes its file on SIGINT); report() reads the files back. Only the thread
+    holding the GIL is sampled: the Python code running. A thread waiting for the database or
+    the broker has released the GIL and is not counted, even when a loaded machine leaves it
+    runnable but not running (which py-spy's idle heuristic would count as busy)."""
+
+    def __init__(self, folder: Path | str, rate: int = 100):
+        self.folder = Path(folder)
+        self.rate = rate
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @staticmethod
+    def available() -> str | None:
+        """The py-spy executable beside this Python, or on PATH."""
+        beside = Path(sys.executable).parent / "py-spy"
+        return str(beside) if beside.exists() else shutil.which("py-spy")
+
+    def start(self, pids: dict[str, int]) -> None:
+        spy = self.available()
+        if spy is None:
+            raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, pid in pids.items():
+            argv = [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--nonblocking", "--rate"]
+            argv += [str(self.rate), "--format", "raw", "--output", str(self.folder / f"{name}.txt")]
+            with open(self.folder / f"{name}.log", "wb") as log:  # the child keeps its own copy
+                self.procs[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def report(self, top: int = 12, width: int = 100) -> str:
+        """Per process: its samples, then the functions with most samples on the stack (their
+        whole subtree, 'incl') and at the top of it ('self'), in percent of its samples."""
+        out = []
+        for name in self.procs:
+            total, inclusive, own = collapsed_stats(self.folder / f"{name}.txt")
+            out.append(f"{name}: {total} samples at {self.rate}/s ({self.folder / (name + '.txt')})")
+            if not total:
+                continue
+            out.append(f"  {'incl%':>6} {'self%':>6}  function (file)")
+            for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+                out.append(
+                    f"  {100 * n / total:6.1f} {100 * own.get(frame, 0) / total:6.1f}  {frame[:width]}"
+                )
+            out.append("  by self time:")
+            for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+                out.append(f"  {100 * inclusive[frame] / total:6.1f} {100 * n / total:6.1f}  {frame[:width]}")
+        return "\n".join(out)
+
+
+def collapsed_stats(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
+    """(samples, {function: samples with it anywhere on the stack}, {function: samples with it on
+    top}) of a collapsed-stack file (`frame;frame;... count`). Functions without line numbers,
+    so one function's lines add up; the process/thread frames py-spy adds are left out."""
+    total, inclusive, own = 0, Counter(), Counter()
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0, {}, {}
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = [
+            re.sub(r":\d+\)$", ")", f)
+            for f in stack.split(";")
+            if f and not f.startswith(("process ", "thread "))
+        ]
+        if not frames:
+            continue
+        total += n
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    return total, dict(inclusive), dict(own)

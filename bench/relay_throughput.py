@@ -45,7 +45,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import delete_topics, markdown_table, setup_django
+from bench.common import PySpy, delete_topics, markdown_table, setup_django
 from devtools import postgres
 from devtools.cluster import ROOT
 
@@ -75,6 +75,22 @@ def parse_args() -> argparse.Namespace:
         "--bootstrap",
         default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         help="Kafka bootstrap servers",
+    )
+    p.add_argument(
+        "--wakeup-events",
+        type=int,
+        default=300,
+        help="events published one per transaction for the low-rate run of the relay process (0: skip)",
+    )
+    p.add_argument("--wakeup-rate", type=float, default=20.0, help="their rate, per second")
+    p.add_argument(
+        "--rest-seconds", type=float, default=10.0, help="how long the relay process is watched at rest"
+    )
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="sample the relay process with py-spy during the low-rate run (DIR/relay.txt)",
     )
     p.add_argument("--no-broker-baseline", action="store_true", help="skip Java ProducerPerformance")
     p.add_argument("--profile", action="store_true", help="also cProfile one real-relay run")
@@ -395,6 +411,81 @@ def run_client_alone(bootstrap: list[str], topic: str, rows: list[tuple], batch_
     return {"events": len(records), "seconds": wall, "cpu": cpu, "batches": -(-len(records) // batch_size)}
 
 
+def process_cpu(pid: int) -> float:
+    """user + system CPU seconds of process `pid`, all its threads."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wakeups(
+    alias: str, n: int, rate: float, rest_seconds: float, size: int, workdir: Path, spy: PySpy | None = None
+) -> dict:
+    """The relay as it runs in production — `manage.py relay_outbox`, a process of its own, woken
+    by LISTEN/NOTIFY — at rest, then at a low rate: `n` events, each published in a transaction
+    of its own (as the saga's handlers publish them), `rate` per second, so each is one wake-up.
+    Its CPU comes from /proc; this process (the publisher) is not counted."""
+    from django.db import transaction
+
+    from events import publish
+
+    fill_outbox(alias, [])
+    log = workdir / "relay.log"
+    relay = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "relay_outbox", "--database", alias],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    rng = random.Random(7)
+    datas = [order_placed_data(10_000_000 + i, rng, size) for i in range(n + 20)]
+
+    def publish_at(count: int, offset: int, per_second: float) -> None:
+        started = time.perf_counter()
+        for i in range(count):
+            if (delay := started + i / per_second - time.perf_counter()) > 0:
+                time.sleep(delay)
+            data = datas[offset + i]
+            with transaction.atomic(using=alias):
+                publish(EVENT_TYPE, key=data["order_id"], data=data, using=alias)
+
+    def wait_published(timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while unpublished(alias) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if unpublished(alias):
+            raise RuntimeError(f"the relay process left rows unpublished; its log: {log.read_text()[-2000:]}")
+
+    try:
+        deadline = time.monotonic() + 60
+        while b"relaying" not in log.read_bytes() and relay.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        publish_at(20, n, 20.0)  # warm-up: connections, metadata, the producer
+        wait_published()
+        time.sleep(1.0)
+        cpu0, t0 = process_cpu(relay.pid), time.perf_counter()
+        time.sleep(rest_seconds)
+        cpu1, t1 = process_cpu(relay.pid), time.perf_counter()
+        rest = (cpu1 - cpu0) / (t1 - t0)
+        if spy:
+            spy.start({"relay": relay.pid})
+        publish_at(n, 0, rate)
+        wait_published()
+        cpu2, t2 = process_cpu(relay.pid), time.perf_counter()
+        if spy:
+            spy.stop()
+        busy = cpu2 - cpu1 - rest * (t2 - t1)
+        return {"rest": rest, "rest_seconds": t1 - t0, "per_event": busy / n, "events": n, "rate": rate}
+    finally:
+        relay.terminate()
+        try:
+            relay.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            relay.wait()
+
+
 SUMMARY = re.compile(
     r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
     r"([\d.]+) ms max latency"
@@ -518,6 +609,26 @@ def main() -> int:
             print(f"  {label}: draining {args.naive_events} rows one at a time...")
             naive.append((label, 1, run_naive_relay(alias, bootstrap, topic, args.naive_events, linger)))
 
+        wakeups = None
+        if args.wakeup_events:
+            print(
+                f"  relay process at rest ({args.rest_seconds:g} s), then {args.wakeup_events} events,"
+                f" one per transaction, at {args.wakeup_rate:g}/s..."
+            )
+            spy = PySpy(args.py_spy) if args.py_spy else None
+            with tempfile.TemporaryDirectory() as workdir:
+                wakeups = run_wakeups(
+                    alias,
+                    args.wakeup_events,
+                    args.wakeup_rate,
+                    args.rest_seconds,
+                    args.size,
+                    Path(workdir),
+                    spy,
+                )
+            if spy:
+                wakeups["profile"] = spy.report(top=30)
+
         perf: list[tuple[str, dict | None, str]] = []
         if not args.no_broker_baseline:
             with tempfile.NamedTemporaryFile("w", suffix=".payloads", delete=False) as f:
@@ -546,7 +657,7 @@ def main() -> int:
             stats.sort_stats("tottime").print_stats(20)
             profile_text = buf.getvalue()
 
-        report(args, results, naive, perf, len(value), overhead)
+        report(args, results, naive, perf, len(value), overhead, wakeups)
         if profile_text:
             print("\ncProfile of the relay's main thread (sender thread not included):")
             print(profile_text)
@@ -564,7 +675,7 @@ def main() -> int:
                 delete_topics(bootstrap, topics)
 
 
-def report(args, results, naive, perf, value_size, overhead) -> None:
+def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> None:
     ceiling = next((p["rate"] for _, p, _ in perf if p), None)
     rows = []
     for label, bs, r in [*results, *naive]:
@@ -613,6 +724,23 @@ def report(args, results, naive, perf, value_size, overhead) -> None:
     print()
     primary = results[0][2]
     real_rate = primary["events"] / primary["seconds"]
+    client = next((r for label, _, r in results if label.startswith("kafka-python client alone")), None)
+    if client:
+        print(
+            f"real relay (batch {args.batch_size}) / kafka-python client alone: "
+            f"{real_rate / (client['events'] / client['seconds']):.2f} (events/s);"
+            f" CPU per event {(primary['cpu'] / primary['events']) / (client['cpu'] / client['events']):.2f}x"
+            " the client's"
+        )
+    if wakeups:
+        print(
+            f"relay process (manage.py relay_outbox) at {wakeups['rate']:g} events/s, one per transaction:"
+            f" {1000 * wakeups['per_event']:.2f} ms of CPU per event (= per wake-up), over"
+            f" {wakeups['events']} events; at rest: {100 * wakeups['rest']:.2f}% of a core"
+            f" (over {wakeups['rest_seconds']:.0f} s)"
+        )
+        if wakeups.get("profile"):
+            print(wakeups["profile"])
     if naive:
         best_naive = max(r["events"] / r["seconds"] for _, _, r in naive)
         print(f"real relay (batch {args.batch_size}) / best naive relay: {real_rate / best_naive:,.1f}x")

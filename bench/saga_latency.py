@@ -71,7 +71,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import delete_topics
+from bench.common import PySpy, delete_topics
 from bench.common import percentile as pct
 from devtools.cluster import ROOT, LocalCluster, drop_templates
 from devtools.http import Api, free_port
@@ -97,7 +97,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--web-threads", type=int, default=4, help="gunicorn threads per worker")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of uncounted load first")
-    p.add_argument("--idle-seconds", type=float, default=5.0, help="CPU baseline at rest before the load")
+    p.add_argument("--idle-seconds", type=float, default=10.0, help="CPU baseline at rest before the load")
     p.add_argument("--client-threads", type=int, default=32, help="threads sending the POSTs")
     p.add_argument("--customers", type=int, default=10)
     p.add_argument("--max-lines", type=int, default=3, help="lines per order: 1..max, quantity 1..3 each")
@@ -125,6 +125,13 @@ def parse_args() -> argparse.Namespace:
         help="CELERY_TASK_ALWAYS_EAGER=0 in the delivery consumer: the shipment steps are queued"
         " (in its memory:// broker, never run) instead of running at once, as when they come"
         " DELIVERY_STEP_SECONDS later in production",
+    )
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="sample every process of the cluster with py-spy during the measured load; collapsed"
+        " stacks go to DIR/<process>.txt and the hottest functions are printed",
     )
     p.add_argument("--json", type=Path, help="also write per-order timings as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the databases and process logs")
@@ -432,10 +439,43 @@ def wait_settled(cluster: LocalCluster, order_ids: list[int], timeout: float) ->
     return INF
 
 
-def wait_quiet(cluster: LocalCluster, timeout: float, still: float = 2.0) -> float:
-    """Wait until the whole pipeline is at rest: every outbox published and no inbox in any
-    database (read side included) growing for `still` seconds, i.e. the consumers have nothing
-    left to apply. Returns how long that took (inf on timeout)."""
+class GroupLag:
+    """How many records this cluster's consumer groups have not committed yet: whether the
+    consumers are done, which the databases alone cannot tell (records a starved consumer has
+    not fetched yet change no table). One admin client and one consumer for the whole run."""
+
+    def __init__(self, cluster: LocalCluster):
+        self.prefix = f"{cluster.name}."
+        self.groups = [
+            *(f"{cluster.name}.shop.{s}" for s in SERVICES),
+            f"{cluster.name}.shop.orders.orders_read",
+        ]
+        self._admin = self._consumer = None
+
+    def behind(self) -> int:
+        from kafka import KafkaAdminClient, KafkaConsumer
+
+        if self._admin is None:
+            self._admin = KafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+            self._consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+        committed = {}
+        for group in self.groups:
+            offsets = self._admin.list_group_offsets(group).get(group, {})
+            committed[group] = {tp: o.offset for tp, o in offsets.items() if tp.topic.startswith(self.prefix)}
+        ends = self._consumer.end_offsets(sorted({tp for c in committed.values() for tp in c}))
+        return sum(max(0, ends[tp] - offset) for c in committed.values() for tp, offset in c.items())
+
+    def close(self) -> None:
+        for client in (self._admin, self._consumer):
+            with contextlib.suppress(Exception):
+                if client is not None:
+                    client.close()
+
+
+def wait_quiet(cluster: LocalCluster, timeout: float, lag: GroupLag, still: float = 2.0) -> float:
+    """Wait until the whole pipeline is at rest: every outbox published, every consumer group's
+    offsets committed up to the end of its partitions, and no inbox in any database (read side
+    included) growing for `still` seconds. Returns how long that took (inf on timeout)."""
     started = time.monotonic()
     last, since = None, time.monotonic()
     while time.monotonic() - started < timeout:
@@ -448,7 +488,7 @@ def wait_quiet(cluster: LocalCluster, timeout: float, still: float = 2.0) -> flo
                 " (SELECT count(*) FROM events_inboxentry)",
             )
             state.append((pending, applied))
-        if state != last or any(pending for pending, _ in state):
+        if state != last or any(pending for pending, _ in state) or lag.behind():
             last, since = state, time.monotonic()
         elif time.monotonic() - since >= still:
             return since - started
@@ -681,7 +721,8 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
             print("the warm-up orders never settled\n" + cluster.logs())
             return 1
     # Start from rest: the warm-up's whole aftermath (projections, delivery progression) applied.
-    wait_quiet(cluster, args.settle_timeout)
+    lag = GroupLag(cluster)
+    wait_quiet(cluster, args.settle_timeout, lag)
     meter = CpuMeter(cluster)
     meter.start()
     time.sleep(args.idle_seconds)
@@ -694,15 +735,21 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
     meter.start()
     whole = CpuMeter(cluster)  # the load and its aftermath, until the pipeline is at rest again
     whole.start()
+    spy = PySpy(args.py_spy) if args.py_spy else None
+    if spy:
+        spy.start({name: proc.popen.pid for name, proc in cluster.procs.items()})
     loop = load(n)
     cpu = meter.stop()
+    if spy:
+        spy.stop()
     waits.halt.set()
     results = [r for r in loop.results if r is not None]
     ok = [r for r in results if r["order_id"] is not None]
     errors = [r for r in results if r["order_id"] is None]
     order_ids = [r["order_id"] for r in ok]
     settle_s = wait_settled(cluster, order_ids, args.settle_timeout) if order_ids else 0.0
-    quiet_s = wait_quiet(cluster, args.settle_timeout) if not math.isinf(settle_s) else INF
+    quiet_s = wait_quiet(cluster, args.settle_timeout, lag) if not math.isinf(settle_s) else INF
+    lag.close()
     total = whole.stop()
     rows = collect(cluster, order_ids)
     statuses = dict(
@@ -819,6 +866,8 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
     for key in keys:
         runq = f"{cpu['wait'][key]:7.2f}" if key in cpu["wait"] else ""
         p(f"  {key:44}{idle['cpu'].get(key, 0.0):6.2f}{cpu['cpu'].get(key, 0.0):7.2f}{runq}")
+    at_rest = ", ".join(f"{name} {100 * idle['cpu'].get(name, 0.0):.2f}" for name in sorted(cluster.procs))
+    p(f"at rest ('idle' above), % of one core: {at_rest}")
     if not math.isinf(quiet_s) and ok:
         p()
         p(
@@ -846,6 +895,10 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
         p(f"Postgres: this cluster's active backends during the load, on average ({waits.samples} samples):")
         for event, count in waits.counts.most_common(8):
             p(f"  {count / waits.samples:6.2f}  {event}")
+    if spy:
+        p()
+        p("py-spy, during the load (sampling costs CPU too: compare CPU figures of runs without it)")
+        p(spy.report())
     if args.json:
         args.json.write_text(json.dumps({"requests": results, "rows": {str(k): v for k, v in rows.items()}}))
         p(f"\nper-order timings: {args.json}")
