@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,8 @@ class Event:
     requestid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The structured form: every attribute that is set, and data (not copied)."""
+        return {name: value for name in _FIELDS if (value := getattr(self, name)) is not None}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Event:
@@ -56,7 +57,6 @@ class Event:
     # --- Kafka binary content mode ------------------------------------------------------------
     def to_kafka(self) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         """(key, value, headers) for a Kafka record in CloudEvents binary mode."""
-        # Attributes read off the instance: to_dict() deep-copies `data` (dataclasses.asdict).
         attributes = {name: getattr(self, name) for name in ATTRIBUTES}
         value = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
         return kafka_record(attributes, value)
@@ -79,10 +79,12 @@ class Event:
         return cls.from_dict(raw)
 
 
+_FIELDS = tuple(f.name for f in fields(Event))
 # Every attribute but data, in field order.
 ATTRIBUTES = tuple(f.name for f in fields(Event) if f.name != "data")
-# The ce_* headers: every attribute but datacontenttype (that one is the content-type header).
-_HEADER_ATTRIBUTES = tuple(a for a in ATTRIBUTES if a != "datacontenttype")
+# (attribute, header) of the ce_* headers: every attribute but datacontenttype (that one is the
+# content-type header); traceparent travels under its W3C name, so any tracer picks it up.
+_HEADERS = tuple((a, a if a == "traceparent" else f"ce_{a}") for a in ATTRIBUTES if a != "datacontenttype")
 
 
 def kafka_record(attributes: Mapping[str, Any], value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -90,10 +92,8 @@ def kafka_record(attributes: Mapping[str, Any], value: bytes) -> tuple[bytes, by
     attributes and its data already encoded as JSON: the relay forwards the data text it read
     from the outbox without decoding it (events.transports.Message)."""
     headers = [("content-type", (attributes.get("datacontenttype") or CONTENT_TYPE).encode())]
-    for name in _HEADER_ATTRIBUTES:
+    for name, header in _HEADERS:
         attribute = attributes.get(name)
-        if attribute is None:
-            continue
-        # traceparent travels under its W3C name too, so any tracer picks it up.
-        headers.append((name if name == "traceparent" else f"ce_{name}", str(attribute).encode()))
+        if attribute is not None:
+            headers.append((header, str(attribute).encode()))
     return str(attributes["subject"]).encode(), value, headers

@@ -35,11 +35,15 @@ def channel() -> str:
 
 
 def on_publish(using: str) -> None:
-    """Called by publish() inside its transaction: wake relays once that transaction commits."""
+    """Called by publish() inside its transaction: wake the in-process relay once that
+    transaction commits. (Relays in other processes: publish() sends notify_statement().)"""
     transaction.on_commit(lambda: kick(using), using=using)
-    if connections[using].vendor == "postgresql":
-        with connections[using].cursor() as cursor:
-            cursor.execute(f"NOTIFY {channel()}")
+
+
+def notify_statement(using: str) -> str | None:
+    """The statement that, sent inside a transaction on database `using`, wakes every relay
+    LISTENing on it when that transaction commits; None where there is no NOTIFY (SQLite)."""
+    return f"NOTIFY {channel()}" if connections[using].vendor == "postgresql" else None
 
 
 def listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
