@@ -48,6 +48,12 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Not stored: set by the service that just wrote the order (place_order, cancel_order), so the
+    # API answers without reading back what it wrote. The id of the event that write published
+    # (the consistency token a read can wait for), and the lines place_order created.
+    event_id: str | None = None
+    written_lines: list[OrderLine] | None = None
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [

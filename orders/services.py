@@ -97,6 +97,10 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
     the product snapshot, never from the caller. Raises InvalidOrder (with field-level messages)
     and writes nothing if any line is invalid, a product is unknown or inactive, the products'
     currencies differ or the total does not fit. Order, lines and event commit together.
+
+    The order comes back with what a caller answers with, without another query: its lines
+    (`written_lines`) and `event_id`, the id of its order_placed event (what a read waits for
+    to reflect this write).
     """
     address = shipping_address.strip() if isinstance(shipping_address, str) else ""
     errors: dict[str, Any] = {}
@@ -117,8 +121,8 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
         order = Order.objects.create(
             customer_id=customer_id, currency=currency, total=total, shipping_address=address
         )
-        OrderLine.objects.bulk_create(OrderLine(order=order, **line) for line in priced)
-        publish(
+        order.written_lines = OrderLine.objects.bulk_create(OrderLine(order=order, **line) for line in priced)
+        event = publish(
             event_types.ORDER_PLACED,
             key=order.pk,
             data={
@@ -140,6 +144,7 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
             },
             using=ALIAS,
         )
+    order.event_id = event.id
     return order
 
 
@@ -256,7 +261,8 @@ def cancel_order(*, order_id: int, reason: str, by_customer_id: int | None = Non
     stock, delivery cancels the shipment).
 
     `by_customer_id` set: only that customer's order (anyone else's is OrderNotFound); None:
-    staff or the system. Raises OrderNotCancellable, saying why, in any other status.
+    staff or the system. Raises OrderNotCancellable, saying why, in any other status. The order
+    comes back with `event_id`, the id of its order_cancelled event.
     """
     reason = reason.strip() or "cancelled"
     with transaction.atomic(using=ALIAS):
@@ -265,13 +271,15 @@ def cancel_order(*, order_id: int, reason: str, by_customer_id: int | None = Non
             raise OrderNotFound(order_id)
         if not _transition(order_id, allowed=CANCELLABLE, to=Status.CANCELLED, status_reason=reason):
             raise OrderNotCancellable(Order.objects.get(pk=order_id))
-        publish(
+        event = publish(
             event_types.ORDER_CANCELLED,
             key=order_id,
             data={"order_id": order_id, "reason": reason},
             using=ALIAS,
         )
-    return Order.objects.get(pk=order_id)
+    order = Order.objects.get(pk=order_id)
+    order.event_id = event.id
+    return order
 
 
 def expire_pending_orders(*, older_than: datetime) -> int:

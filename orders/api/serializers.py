@@ -6,6 +6,7 @@ currency, prices) live in services.place_order, whose errors come back in the sa
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rest_framework import serializers
@@ -85,9 +86,23 @@ class OrderSerializer(serializers.Serializer):
         data["tracking_code"] = data["tracking_code"] or None
         return data
 
+    @classmethod
+    def represent(cls, instance) -> dict[str, Any]:
+        """`OrderSerializer(instance).data`, from fields built once per process. DRF builds a
+        serializer's fields (a deep copy of the declared ones, nested serializers included) for
+        every instance: for one order that cost several times the representation itself. These
+        fields keep no per-request state, so one set serves every response."""
+        return _order_serializer().to_representation(instance)
+
+
+@functools.cache
+def _order_serializer() -> OrderSerializer:
+    return OrderSerializer()
+
 
 def as_written(order: Order) -> dict[str, Any]:
-    """A write-side order in the attributes OrderSerializer reads (those of an OrderSummary)."""
+    """A write-side order in the attributes OrderSerializer reads (those of an OrderSummary).
+    The lines the service just wrote, if it handed them over; else they are read."""
     return {
         "order_id": order.pk,
         "customer_id": order.customer_id,
@@ -108,7 +123,7 @@ def as_written(order: Order) -> dict[str, Any]:
                 "quantity": line.quantity,
                 "line_total": line.line_total,
             }
-            for line in order.lines.all()
+            for line in getattr(order, "written_lines", None) or order.lines.all()
         ],
         "timeline": [],
         "placed_at": order.created_at,

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.lag import LagUnknown
-from orders import selectors, services
+from orders import services
 from orders.api import consistency
 from orders.api.serializers import (
     CancelOrderSerializer,
@@ -187,11 +187,9 @@ class OrderViewSet(viewsets.GenericViewSet):
         return self._written(order, status.HTTP_200_OK)
 
     def _written(self, order, code: int) -> Response:
-        event_id = selectors.get_last_event_id(order_id=order.pk)
-        headers = (
-            {TOKEN_HEADER: consistency.issue(event_id, user_id=self._caller()["user_id"])} if event_id else {}
-        )
-        return Response(OrderSerializer(as_written(order)).data, status=code, headers=headers)
+        # The service tells which event the write published: the token the client may wait for.
+        headers = {TOKEN_HEADER: consistency.issue(order.event_id, user_id=self._caller()["user_id"])}
+        return Response(OrderSerializer.represent(as_written(order)), status=code, headers=headers)
 
 
 class ProjectionStatusView(APIView):
