@@ -8,7 +8,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import select
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -37,19 +39,33 @@ class RelayLock:
 
 class PostgresAdvisoryLock(RelayLock):
     """A session-level advisory lock on a dedicated connection: released by the server when the
-    holder's connection goes away, so a standby takes over as soon as the holder dies."""
+    holder's connection goes away, so a standby takes over as soon as the holder dies.
+
+    The lock is ours while that session lives. The relay asks on every wake-up — dozens of times
+    a second under load — so a held lock is confirmed by a query (SELECT 1) at most every
+    PROBE_SECONDS; in between, by looking whether the idle connection has anything to read: a
+    server that terminates the session or goes down says so on the socket (an error message, EOF),
+    which triggers the query at once. What only the query notices — a connection broken silently
+    on the network — is noticed within PROBE_SECONDS, as with the relay's 1 s poll before: until
+    then a standby that took the lock and this relay may both send rows, which consumers'
+    inboxes absorb (each relay sends in id order, so first arrivals keep their order)."""
+
+    PROBE_SECONDS = 1.0
 
     def __init__(self, alias: str):
         self.alias = alias
         name = connections[alias].settings_dict["NAME"]
         self.key = zlib.crc32(f"{events_settings.NAME}.relay.{name}".encode())
         self._conn: psycopg.Connection[Any] | None = None
+        self._confirmed = 0.0  # monotonic time of the last query that confirmed the session
 
     def acquire(self) -> bool:
         try:
             if self._conn is not None and not self._conn.closed:
-                # Still ours while the session lives; the probe notices a dropped connection.
+                if time.monotonic() - self._confirmed < self.PROBE_SECONDS and not self._disturbed():
+                    return True
                 self._conn.execute("SELECT 1")
+                self._confirmed = time.monotonic()
                 return True
         except Exception:
             self.release()
@@ -64,7 +80,15 @@ class PostgresAdvisoryLock(RelayLock):
             return False
         if not held:
             self.release()
+        self._confirmed = time.monotonic()
         return held
+
+    def _disturbed(self) -> bool:
+        """Whether the server sent anything on the idle lock connection (it never should)."""
+        assert self._conn is not None
+        poller = select.poll()
+        poller.register(self._conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
 
     def release(self) -> None:
         if self._conn is not None:
