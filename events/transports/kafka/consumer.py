@@ -3,7 +3,12 @@ database transaction with its inbox rows (events.inbox), offsets committed after
 record that could not be applied copied to the service's dead letter topic.
 
 A crash between a database commit and the offset commit redelivers those records; the inbox
-turns the redelivery into a no-op, so effects happen exactly once.
+turns the redelivery into a no-op, so effects happen exactly once. That is also why offsets need
+not be committed after every poll: they are committed at most every COMMIT_SECONDS while records
+keep coming, at once when a poll comes back empty (so a consumer at rest has committed all it
+applied), before its partitions move to another consumer, and on shutdown. A crash redelivers
+at most COMMIT_SECONDS' worth of records, each a no-op; an offset commit is a broker round trip
+that cost as much CPU as applying a record.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, producer_conf
 
 log = logging.getLogger(__name__)
 
+# The longest applied records wait for their offsets to be committed while records keep coming.
+COMMIT_SECONDS = 1.0
+# How often the consumer-lag gauge is refreshed (it is read by the scraper, not by the code).
+LAG_SECONDS = 5.0
+
 
 def consumer_group(alias: str) -> str:
     """One consumer group per service database: `<NAME>.<service>` for the handlers writing to
@@ -49,9 +59,15 @@ def consumer_config(alias: str) -> dict[str, Any]:
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 1_000,
         "max_poll_records": 200,
-        "fetch_max_wait_ms": 100,
+        # How long the broker holds a fetch that finds nothing new. It answers as soon as a record
+        # arrives (fetch_min_bytes 1), so this is not a delay: only how often an idle consumer
+        # wakes up to ask again.
+        "fetch_max_wait_ms": 500,
         "metadata_max_age_ms": 30_000,
         "max_poll_interval_ms": 300_000,
+        # kafka-python's own client metrics (sensors on every request): this library keeps its
+        # own (events.metrics) and reads none of them.
+        "metrics_enabled": False,
     }
 
 
@@ -65,7 +81,7 @@ class KafkaConsumerRuntime:
     """
 
     def __init__(self, alias: str, *, on_batch: Callable[[int], None] | None = None):
-        from kafka import KafkaConsumer
+        from kafka import ConsumerRebalanceListener, KafkaConsumer
 
         self.alias = alias
         self.service = events_settings.service_of(alias)
@@ -73,9 +89,24 @@ class KafkaConsumerRuntime:
         self.topics = sorted({topic_for(h.event_type) for h in self.handlers})
         if not self.topics:
             raise ValueError(f"no event handlers write to database {alias!r}")
-        self.consumer = KafkaConsumer(*[kafka_name(t) for t in self.topics], **consumer_config(alias))
+        self.consumer = KafkaConsumer(**consumer_config(alias))
+        runtime = self
+
+        class CommitBeforeRevoke(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                # The next owner starts after the last committed offset: commit what was applied.
+                runtime.commit_applied(only=set(revoked))
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                pass
+
+        self.consumer.subscribe([kafka_name(t) for t in self.topics], listener=CommitBeforeRevoke())
         self.on_batch = on_batch
         self._dead_letters: Any = None  # a kafka.KafkaProducer, made on the first dead letter
+        # TopicPartition -> OffsetAndMetadata of records applied whose offsets are not committed yet
+        self._applied: dict[Any, Any] = {}
+        self._committed_at = time.monotonic()
+        self._lag_at = 0.0
         self.last_progress = time.monotonic()  # end of the last loop turn: for liveness
 
     def run(self, stop: threading.Event) -> None:
@@ -99,14 +130,19 @@ class KafkaConsumerRuntime:
                     log.warning("Kafka unavailable, retrying: %s", exc)
                     stop.wait(1.0)
         finally:
+            try:
+                self.commit_applied()
+            except Exception as exc:  # the broker is gone: the records come again, as no-ops
+                log.warning("offsets of applied records not committed at shutdown: %s", exc)
             self.consumer.close(autocommit=False)
             if self._dead_letters is not None:
                 self._dead_letters.close(timeout=5)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """Apply one poll's records, then commit their offsets. The records' effects commit in one
-        database transaction (events.inbox.apply.apply_batch); if any of them fails, they are applied
-        one by one instead, with retries and dead letters for the failing ones."""
+        """Apply one poll's records; their offsets are committed after them (commit_applied). The
+        records' effects commit in one database transaction (events.inbox.apply.apply_batch); if
+        any of them fails, they are applied one by one instead, with retries and dead letters for
+        the failing ones."""
         from kafka import OffsetAndMetadata
 
         batch = self.consumer.poll(timeout_ms=timeout_ms)
@@ -129,18 +165,29 @@ class KafkaConsumerRuntime:
                     self._to_dead_letter_topic(record, f"parked by {handler.name}", handler=handler.name)
         if records:
             faults.point("consumer.applied_before_offset_commit")
-            # One commit per poll, after the database commit: a crash in between redoes this
-            # poll's records, and the inbox turns each of them into a no-op.
-            self.consumer.commit(
-                {
-                    partition: OffsetAndMetadata(partition_records[-1].offset + 1, "", -1)
-                    for partition, partition_records in batch.items()
-                }
-            )
+            # Offsets only ever after the database commit: a crash in between redoes these
+            # records, and the inbox turns each of them into a no-op.
+            for partition, partition_records in batch.items():
+                self._applied[partition] = OffsetAndMetadata(partition_records[-1].offset + 1, "", -1)
             if self.on_batch:
                 self.on_batch(len(records))
-        self._record_lag()
+        now = time.monotonic()
+        if self._applied and (not records or now - self._committed_at >= COMMIT_SECONDS):
+            self.commit_applied()
+        if now - self._lag_at >= LAG_SECONDS:
+            self._lag_at = now
+            self._record_lag()
         return len(records)
+
+    def commit_applied(self, only: set[Any] | None = None) -> None:
+        """Commit the offsets of every applied record (of the partitions in `only`, if given)."""
+        offsets = {tp: o for tp, o in self._applied.items() if only is None or tp in only}
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
+        for tp in offsets:
+            del self._applied[tp]
+        self.consumer.commit(offsets)
 
     def _to_dead_letter_topic(self, record: Any, error: str, *, handler: str) -> None:
         """Copy the record, original headers included, to this service's dead letter topic.

@@ -32,6 +32,9 @@ def producer_config(bootstrap_servers: list[str]) -> dict[str, Any]:
         "linger_ms": 2,
         "batch_size": 256 * 1024,
         "compression_type": "lz4",
+        # kafka-python's own client metrics (sensors on every request): this library keeps its
+        # own (events.metrics) and reads none of them.
+        "metrics_enabled": False,
     }
 
 
