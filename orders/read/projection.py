@@ -13,8 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from events import Event, handles
@@ -84,21 +83,19 @@ def project(event: Event, generations: Iterable[int]) -> None:
     fact = FACTS[event.type]
     order_id = int(event.data["order_id"])
     for generation in generations:
-        summary = _summary_for_update(generation, order_id)
-        if any(entry["event_id"] == event.id for entry in summary.timeline):
+        summary = _locked_summary(generation, order_id)
+        if summary is None:
+            # The order's first event here: the summary is written whole, in one INSERT...
+            summary = OrderSummary(generation=generation, order_id=order_id)
+            _add(summary, event, fact)
+            if not _insert(summary):
+                # ...unless a rebuild, applying the same events to the generation it builds,
+                # inserted it meanwhile: then this event goes into that row like any other.
+                summary = _locked_summary(generation, order_id)
+                if summary is None or not _add_to_existing(summary, event, fact):
+                    continue
+        elif not _add_to_existing(summary, event, fact):
             continue
-        _apply_fields(summary, event)
-        summary.facts[fact] = min(summary.facts.get(fact, event.time), event.time)
-        summary.timeline = sorted(
-            [
-                *summary.timeline,
-                {"at": event.time, "fact": fact, "event_id": event.id, "detail": _detail(event)},
-            ],
-            key=lambda entry: entry["at"],
-        )
-        summary.status = _first_fact(summary.facts, ORDER_STATUS)
-        summary.shipment_status = _first_fact(summary.facts, SHIPMENT_STATUS)
-        summary.save(using=ALIAS)
         if fact == "placed":
             OrderSummaryProduct.objects.using(ALIAS).bulk_create(
                 [
@@ -119,15 +116,7 @@ def project(event: Event, generations: Iterable[int]) -> None:
 def project_order_summary(event: Event) -> None:
     """The live projection: applies each event to the serving generation and, while a rebuild
     runs, to the generation being built, so the rebuilt one misses nothing."""
-    state = projection_state(for_update=True)
-    generations = [state.active_generation]
-    if state.building_generation:
-        generations.append(state.building_generation)
-    project(event, generations)
-    state.events_applied = F("events_applied") + 1
-    state.last_event_time = max(filter(None, [state.last_event_time, _parse_time(event.time)]))
-    state.last_applied_at = timezone.now()
-    state.save(using=ALIAS, update_fields=["events_applied", "last_event_time", "last_applied_at"])
+    project(event, _count_applied(event))
 
 
 def projection_state(*, for_update: bool = False) -> ProjectionState:
@@ -145,16 +134,86 @@ def projection_state(*, for_update: bool = False) -> ProjectionState:
     return state
 
 
-def _summary_for_update(generation: int, order_id: int) -> OrderSummary:
+def _count_applied(event: Event) -> list[int]:
+    """Count `event` on the projection's state row and return the generations to apply it to
+    (the serving one, and the one a rebuild is building), in one statement per event: the
+    UPDATE's row lock orders it with a rebuild's swap of generations as the SELECT ... FOR
+    UPDATE it replaces did."""
+    connection = connections[ALIAS]
+    fields = {f.name: f for f in ProjectionState._meta.concrete_fields}
+    at = fields["last_event_time"].get_db_prep_save(_parse_time(event.time), connection)
+    now = fields["last_applied_at"].get_db_prep_save(timezone.now(), connection)
+    sql = (
+        f"UPDATE {connection.ops.quote_name(ProjectionState._meta.db_table)}"
+        " SET events_applied = events_applied + 1, last_applied_at = %s,"
+        " last_event_time = CASE WHEN last_event_time IS NULL OR last_event_time < %s THEN %s"
+        " ELSE last_event_time END"
+        " WHERE name = %s RETURNING active_generation, building_generation"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, at, at, PROJECTION])
+        row = cursor.fetchone()
+        if row is None:  # the very first event: the state row is created, then counted
+            projection_state()
+            cursor.execute(sql, [now, at, at, PROJECTION])
+            row = cursor.fetchone()
+    active, building = row
+    return [active, building] if building else [active]
+
+
+def _locked_summary(generation: int, order_id: int) -> OrderSummary | None:
     summaries = OrderSummary.objects.using(ALIAS).select_for_update()
-    summary = summaries.filter(generation=generation, order_id=order_id).first()
-    if summary is None:
-        summary, _ = summaries.get_or_create(generation=generation, order_id=order_id)
-    return summary
+    return summaries.filter(generation=generation, order_id=order_id).first()
 
 
-def _apply_fields(summary: OrderSummary, event: Event) -> None:
+def _insert(summary: OrderSummary) -> bool:
+    """INSERT a new summary unless its (generation, order_id) exists; True if it was inserted.
+    ON CONFLICT DO NOTHING rather than a savepoint around a plain INSERT: one statement."""
+    connection = connections[ALIAS]
+    quote = connection.ops.quote_name
+    fields = [f for f in OrderSummary._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(OrderSummary._meta.db_table)} ({columns})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT ({quote('generation')}, {quote('order_id')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(summary, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    summary.pk = row[0]
+    return True
+
+
+def _add_to_existing(summary: OrderSummary, event: Event, fact: str) -> bool:
+    """Add the event to a stored summary and save what it changed; False if it was there."""
+    if any(entry["event_id"] == event.id for entry in summary.timeline):
+        return False
+    summary.save(using=ALIAS, update_fields=_add(summary, event, fact))
+    return True
+
+
+def _add(summary: OrderSummary, event: Event, fact: str) -> list[str]:
+    """Add the event's fact, timeline entry and fields to `summary` (in memory); the names of
+    the fields that changed."""
+    changed = _apply_fields(summary, event)
+    summary.facts[fact] = min(summary.facts.get(fact, event.time), event.time)
+    summary.timeline = sorted(
+        [*summary.timeline, {"at": event.time, "fact": fact, "event_id": event.id, "detail": _detail(event)}],
+        key=lambda entry: entry["at"],
+    )
+    summary.status = _first_fact(summary.facts, ORDER_STATUS)
+    summary.shipment_status = _first_fact(summary.facts, SHIPMENT_STATUS)
+    return [*changed, "facts", "timeline", "status", "shipment_status", "updated_at"]
+
+
+def _apply_fields(summary: OrderSummary, event: Event) -> list[str]:
+    """Set the fields the event carries; their names."""
     data: dict[str, Any] = event.data
+    changed = []
     if event.type == ORDER_PLACED:
         summary.customer_id = data["customer_id"]
         summary.currency = data["currency"]
@@ -165,12 +224,17 @@ def _apply_fields(summary: OrderSummary, event: Event) -> None:
             {**line, "line_total": f"{Decimal(line['unit_price']) * line['quantity']:.2f}"}
             for line in data["lines"]
         ]
+        changed += ["customer_id", "currency", "total", "shipping_address", "placed_at", "lines"]
     elif event.type in (ORDER_REJECTED, ORDER_CANCELLED):
         summary.status_reason = data["reason"]
+        changed.append("status_reason")
     if "shipment_id" in data:
         summary.shipment_id = data["shipment_id"]
+        changed.append("shipment_id")
     if data.get("tracking_code"):
         summary.tracking_code = data["tracking_code"]
+        changed.append("tracking_code")
+    return changed
 
 
 def _detail(event: Event) -> str:
