@@ -85,29 +85,25 @@ def drain():
     return _drain
 
 
-def _make_user(django_user_model, *, staff: bool = False):
-    n = next(_usernames)
-    return django_user_model.objects.create_user(
-        username=f"{'staff' if staff else 'customer'}{n}",
-        email=f"user{n}@example.com",
-        password="correct-horse-battery",
-        is_staff=staff,
-    )
+def _user_fixture(name: str, *, staff: bool = False):
+    """A fixture `name`: a new user of its own in each test (staff or a customer), with a password."""
+
+    @pytest.fixture(name=name)
+    def user(django_user_model):
+        n = next(_usernames)
+        return django_user_model.objects.create_user(
+            username=f"{'staff' if staff else 'customer'}{n}",
+            email=f"user{n}@example.com",
+            password="correct-horse-battery",
+            is_staff=staff,
+        )
+
+    return user
 
 
-@pytest.fixture
-def customer(django_user_model):
-    return _make_user(django_user_model)
-
-
-@pytest.fixture
-def other_customer(django_user_model):
-    return _make_user(django_user_model)
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return _make_user(django_user_model, staff=True)
+customer = _user_fixture("customer")
+other_customer = _user_fixture("other_customer")
+staff = _user_fixture("staff", staff=True)
 
 
 def _client_for(user=None) -> APIClient:
@@ -127,24 +123,24 @@ def client_for():
     return _client_for
 
 
+def _api_fixture(name: str, user_fixture: str):
+    """A fixture `name`: an API client with a real access token of the user `user_fixture` gives."""
+
+    @pytest.fixture(name=name)
+    def api(request) -> APIClient:
+        return _client_for(request.getfixturevalue(user_fixture))
+
+    return api
+
+
+customer_api = _api_fixture("customer_api", "customer")
+other_api = _api_fixture("other_api", "other_customer")
+staff_api = _api_fixture("staff_api", "staff")
+
+
 @pytest.fixture
 def anon_api():
     return _client_for(None)
-
-
-@pytest.fixture
-def customer_api(customer):
-    return _client_for(customer)
-
-
-@pytest.fixture
-def other_api(other_customer):
-    return _client_for(other_customer)
-
-
-@pytest.fixture
-def staff_api(staff):
-    return _client_for(staff)
 
 
 @pytest.fixture(scope="session", autouse=True)

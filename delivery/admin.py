@@ -2,11 +2,11 @@
 which record the history and publish the event orders (and the read side) rely on; the admin's
 one write is the staff API's "advance", through the same service."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from delivery import services
 from delivery.models import Shipment, ShipmentStatusChange
-from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin
+from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin, act_on_each
 
 
 class ShipmentStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -28,14 +28,15 @@ class ShipmentAdmin(CustomerColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Advance selected shipments one step (publishes the step's event)")
     def advance(self, request, queryset):
-        advanced = 0
-        for shipment_id in queryset.values_list("pk", flat=True):
-            try:
-                services.advance_shipment(shipment_id=shipment_id)
-                advanced += 1
-            except services.DeliveryError as exc:
-                self.message_user(request, f"shipment {shipment_id}: {exc}", messages.WARNING)
-        self.message_user(request, f"{advanced} shipment(s) advanced.", messages.SUCCESS)
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda pk: services.advance_shipment(shipment_id=pk),
+            refusal=services.DeliveryError,
+            done="{} shipment(s) advanced.",
+            name="shipment",
+        )
 
 
 @admin.register(ShipmentStatusChange)

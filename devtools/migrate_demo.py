@@ -32,7 +32,7 @@ from devtools.http import Api, free_port
 from devtools.load import LoadClient
 from devtools.migration import FIGURES_HEADER, Migration, Monolith, cut_figures
 from devtools.postgres import TemporaryServer
-from devtools.split import SplitTopology
+from devtools.split import SplitTopology, free_web_ports
 
 RUN_DIR = ROOT / ".cache" / "migrate-demo"
 PASSWORD = "demo-pass-123"
@@ -105,8 +105,7 @@ def main() -> int:
         RUN_DIR / "topology",
         name=f"demo{uuid.uuid4().hex[:6]}",
         gateway_port=args.gateway_port,
-        web_ports={"shop": [free_port()], "catalog": [free_port()], "orders": [free_port(), free_port()]}
-        | {"delivery": [free_port()]},
+        web_ports=free_web_ports(),
         settings={"DELIVERY_STEP_SECONDS": "1", "DELIVERY_STALLED_AFTER_SECONDS": "10"},
         gateway_values={"GATEWAY_RATE": "500r/s", "GATEWAY_BURST": "1000", "GATEWAY_AUTH_RATE": "50r/s"},
         secrets=monolith.secrets(),

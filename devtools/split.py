@@ -41,13 +41,30 @@ from pathlib import Path
 from devtools import processes
 from devtools.cluster import ROOT, LocalCluster, manage
 from devtools.gateway import Gateway
-from devtools.http import http_status
+from devtools.http import free_port, http_status
 from devtools.processes import Proc
 from devtools.services import KAFKA, PG_ADMIN_URL, REDIS
 from devtools.tracing import TraceBackend
 
 SERVICES = ("shop", "catalog", "orders", "delivery")
 WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
+# Web replicas per service: orders has two, so the gateway's balancing is always exercised.
+REPLICAS = {"shop": 1, "catalog": 1, "orders": 2, "delivery": 1}
+
+
+def web_ports_from(base: int) -> dict[str, list[int]]:
+    """Fixed web ports (make split's): shop base+1, catalog base+101, orders base+201 and 202, …"""
+    return {
+        service: [base + 100 * i + replica for replica in range(1, n + 1)]
+        for i, (service, n) in enumerate(REPLICAS.items())
+    }
+
+
+def free_web_ports() -> dict[str, list[int]]:
+    """A free port for each web replica (tests, demos: nothing else may be using them)."""
+    return {service: [free_port() for _ in range(n)] for service, n in REPLICAS.items()}
+
+
 WITH_CELERY = ("catalog", "orders", "delivery")  # outbox pruning; pending-order expiry; shipment steps
 ADMIN_USER = "admin"
 # Stopped in this order: no new requests first, the relays (which drain outboxes) last.
@@ -75,14 +92,7 @@ class SplitTopology:
     run_dir: Path
     name: str = "split"
     gateway_port: int = 8080
-    web_ports: dict[str, list[int]] = field(
-        default_factory=lambda: {
-            "shop": [18101],
-            "catalog": [18201],
-            "orders": [18301, 18302],
-            "delivery": [18401],
-        }
-    )
+    web_ports: dict[str, list[int]] = field(default_factory=lambda: web_ports_from(18100))
     settings: dict[str, str] = field(default_factory=dict)  # extra environment for every service process
     gateway_values: dict[str, str] = field(default_factory=dict)  # template values over the defaults
     secrets: dict[str, str] = field(default_factory=make_secrets)
@@ -391,12 +401,7 @@ def local_topology() -> SplitTopology:
         RUN_DIR,
         name="split",
         gateway_port=int(os.environ.get("SPLIT_GATEWAY_PORT", "8080")),
-        web_ports={
-            "shop": [base + 1],
-            "catalog": [base + 101],
-            "orders": [base + 201, base + 202],
-            "delivery": [base + 301],
-        },
+        web_ports=web_ports_from(base),
         settings={"DELIVERY_STEP_SECONDS": os.environ.get("DELIVERY_STEP_SECONDS", "2")},
         secrets=_persistent_secrets(),
         admin_password=os.environ.get("SPLIT_ADMIN_PASSWORD", "demo-pass-123"),

@@ -3,11 +3,11 @@ change is announced); the admin shows them and cancels through the same service.
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from orders import services
 from orders.models import Order, OrderLine, ProductSnapshot
-from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin
+from shop.admin import CustomerColumnMixin, ReadOnlyAdminMixin, act_on_each
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -28,14 +28,14 @@ class OrderAdmin(CustomerColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel selected orders (publishes order_cancelled)")
     def cancel_orders(self, request, queryset):
-        cancelled = 0
-        for order_id in queryset.values_list("pk", flat=True):
-            try:
-                services.cancel_order(order_id=order_id, reason="cancelled by staff")
-                cancelled += 1
-            except services.OrderError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"{cancelled} order(s) cancelled.", messages.SUCCESS)
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda pk: services.cancel_order(order_id=pk, reason="cancelled by staff"),
+            refusal=services.OrderError,
+            done="{} order(s) cancelled.",
+        )
 
 
 @admin.register(ProductSnapshot)

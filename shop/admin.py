@@ -8,8 +8,10 @@ they publish the same events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 
 admin.site.site_header = "shop administration"
 admin.site.site_title = "shop admin"
@@ -30,6 +32,30 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def act_on_each(
+    model_admin: admin.ModelAdmin,
+    request,
+    queryset,
+    command: Callable[[int], object],
+    *,
+    refusal: type[Exception],
+    done: str,
+    name: str = "",
+) -> None:
+    """The body of an admin action that writes through a service: `command(pk)` for each selected
+    row (each in the service's own transaction). A row the service refuses (`refusal`) is a warning,
+    prefixed "<name> <pk>: " when `name` is given, and the others go on; then `done`, formatted with
+    how many succeeded."""
+    succeeded = 0
+    for pk in queryset.values_list("pk", flat=True):
+        try:
+            command(pk)
+            succeeded += 1
+        except refusal as exc:
+            model_admin.message_user(request, f"{name} {pk}: {exc}" if name else str(exc), messages.WARNING)
+    model_admin.message_user(request, done.format(succeeded), messages.SUCCESS)
 
 
 class CustomerColumnMixin:

@@ -9,6 +9,7 @@ from catalog.apps import ALIAS
 from events import Event
 from events.models import OutboxEvent
 from events.schemas import validate
+from events.testing import event
 
 _order_ids = itertools.count(1000)
 
@@ -35,34 +36,26 @@ def published(event_type: str | None = None) -> list[dict]:
 
 def order_placed(order_id: int, lines: list[tuple[int, int]]) -> Event:
     """The order_placed event orders would publish for these (product_id, quantity) lines."""
-    return Event(
-        type="shop.orders.order_placed.v1",
-        source="/shop/orders",
-        subject=str(order_id),
-        data={
-            "order_id": order_id,
-            "customer_id": 1,
-            "currency": "EUR",
-            "total": f"{Decimal('1.00') * sum(q for _, q in lines):.2f}",
-            "shipping_address": "1 Test Street, Testville",
-            "lines": [
-                {
-                    "product_id": pid,
-                    "sku": f"SKU-{pid}",
-                    "name": f"Product {pid}",
-                    "unit_price": "1.00",
-                    "quantity": q,
-                }
-                for pid, q in lines
-            ],
-        },
+    return event(
+        "shop.orders.order_placed.v1",
+        order_id,
+        order_id=order_id,
+        customer_id=1,
+        currency="EUR",
+        total=f"{Decimal('1.00') * sum(q for _, q in lines):.2f}",
+        shipping_address="1 Test Street, Testville",
+        lines=[
+            {
+                "product_id": pid,
+                "sku": f"SKU-{pid}",
+                "name": f"Product {pid}",
+                "unit_price": "1.00",
+                "quantity": q,
+            }
+            for pid, q in lines
+        ],
     )
 
 
 def order_cancelled(order_id: int, reason: str = "customer changed their mind") -> Event:
-    return Event(
-        type="shop.orders.order_cancelled.v1",
-        source="/shop/orders",
-        subject=str(order_id),
-        data={"order_id": order_id, "reason": reason},
-    )
+    return event("shop.orders.order_cancelled.v1", order_id, order_id=order_id, reason=reason)

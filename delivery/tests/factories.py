@@ -7,6 +7,7 @@ import factory
 
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import Event
+from events.testing import event
 
 # The statuses a shipment went through to reach each status (its history, in order).
 PATH_TO: dict[str, list[str]] = {
@@ -52,22 +53,14 @@ def order_confirmed(
 ) -> Event:
     """orders' `order_confirmed` as delivery consumes it (a new order id unless given)."""
     order_id = order_id if order_id is not None else next(_order_ids)
-    return Event(
-        type="shop.orders.order_confirmed.v1",
-        source="/shop/orders",
-        subject=str(order_id),
-        data={
-            "order_id": order_id,
-            "customer_id": customer_id,
-            "shipping_address": address,
-        },
+    return event(
+        "shop.orders.order_confirmed.v1",
+        order_id,
+        order_id=order_id,
+        customer_id=customer_id,
+        shipping_address=address,
     )
 
 
 def order_cancelled(*, order_id: int, reason: str = "customer asked") -> Event:
-    return Event(
-        type="shop.orders.order_cancelled.v1",
-        source="/shop/orders",
-        subject=str(order_id),
-        data={"order_id": order_id, "reason": reason},
-    )
+    return event("shop.orders.order_cancelled.v1", order_id, order_id=order_id, reason=reason)

@@ -10,14 +10,11 @@ from events.inbox.deliver import deliver
 from events.models import OutboxEvent
 from events.registry import get_handler
 from events.schemas import validate
+from events.testing import event
 
 ALIAS = "orders"
 DBS = ["orders"]
 API_DBS = ["default", "orders", "orders_read"]  # the user fixtures live in default
-
-
-def event(event_type: str, subject: Any, **data: Any) -> Event:
-    return Event(type=event_type, source=f"/shop/{event_type.split('.')[1]}", subject=str(subject), data=data)
 
 
 def feed(handler: str, evt: Event) -> Outcome:

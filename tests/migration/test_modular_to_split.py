@@ -18,7 +18,7 @@ from devtools.http import Api, free_port, http_status
 from devtools.load import LoadClient
 from devtools.migration import FIGURES_HEADER, Migration, cut_figures
 from devtools.postgres import TemporaryServer
-from devtools.split import SplitTopology
+from devtools.split import SplitTopology, free_web_ports
 from tests.integration.saga import Shop, assert_saga_invariants
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
@@ -32,8 +32,7 @@ def migration(split_services, tmp_path):
         tmp_path,
         name=f"cut{uuid.uuid4().hex[:10]}",
         gateway_port=free_port(),
-        web_ports={"shop": [free_port()], "catalog": [free_port()], "orders": [free_port(), free_port()]}
-        | {"delivery": [free_port()]},
+        web_ports=free_web_ports(),
         settings={"DELIVERY_STEP_SECONDS": "0.5", "DELIVERY_STALLED_AFTER_SECONDS": "5"},
         gateway_values={"GATEWAY_RATE": "500r/s", "GATEWAY_BURST": "1000", "GATEWAY_AUTH_RATE": "50r/s"},
     )

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devtools.http import Api, free_port
-from devtools.split import SplitTopology
+from devtools.split import SplitTopology, free_web_ports
 from devtools.tracing import TraceBackend
 from tests.integration import traces
 from tests.integration.saga import FINAL, Shop, assert_saga_invariants
@@ -67,8 +67,7 @@ def split(split_services, tmp_path_factory):
         run_dir,
         name=f"sp{uuid.uuid4().hex[:10]}",
         gateway_port=free_port(),
-        web_ports={"shop": [free_port()], "catalog": [free_port()], "orders": [free_port(), free_port()]}
-        | {"delivery": [free_port()]},
+        web_ports=free_web_ports(),
         settings={"DELIVERY_STEP_SECONDS": "0.5"},
         # The whole API generously (this test is one client IP placing orders from threads), the
         # auth endpoints at the default 5 r/s + 10, which the rate-limit check below exceeds.
