@@ -8,8 +8,8 @@ order as well, which covers an order's event arriving twice under different ids.
 from __future__ import annotations
 
 from catalog import services
-from catalog.event_types import ORDER_CANCELLED, ORDER_PLACED
 from events import Event, handles
+from shop.event_types import ORDER_CANCELLED, ORDER_PLACED
 
 
 @handles(ORDER_PLACED)

@@ -18,7 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.apps import ALIAS
-from catalog.event_types import (
+from catalog.models import DEFAULT_CURRENCY, Product, ReservationLine, StockReservation
+from events import publish
+from shop.event_types import (
     PRICE_CHANGED,
     PRODUCT_CREATED,
     PRODUCT_UPDATED,
@@ -26,8 +28,6 @@ from catalog.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
-from catalog.models import DEFAULT_CURRENCY, Product, ReservationLine, StockReservation
-from events import publish
 
 CENT = Decimal("0.01")
 # The event schemas cap one line's quantity at this; a problem report stays within it.

@@ -7,8 +7,8 @@ so a redelivered event is a no-op; the services are idempotent besides.
 from __future__ import annotations
 
 from delivery import services
-from delivery.event_types import ORDER_CANCELLED, ORDER_CONFIRMED
 from events import Event, handles
+from shop.event_types import ORDER_CANCELLED, ORDER_CONFIRMED
 
 
 @handles(ORDER_CONFIRMED)

@@ -20,10 +20,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from delivery import event_types
 from delivery.apps import ALIAS
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import publish, tracing
+from shop import event_types
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from events import Event, handles
-from orders import event_types, services
+from orders import services
+from shop import event_types
 
 # --- catalog: the product snapshot ----------------------------------------------------------------
 

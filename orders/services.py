@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events import publish
-from orders import event_types, metrics
+from orders import metrics
 from orders.apps import ALIAS
 from orders.models import (
     MAX_ADDRESS_LENGTH,
@@ -29,6 +29,7 @@ from orders.models import (
     OrderLine,
     ProductSnapshot,
 )
+from shop import event_types
 
 log = logging.getLogger(__name__)
 

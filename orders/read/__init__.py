@@ -7,7 +7,7 @@
   queries.py     the API's reads (who may see what), read-your-writes, lag
   management/commands/rebuild_projections.py   rebuild from the event log into a new generation
 
-It is part of the orders service (shop/topology.py) and imports nothing of the write side but
-the service's event type names (orders/event_types.py): what it knows of an order, it learnt
-from events.
+It is part of the orders service (shop/topology.py) and imports nothing of the write side: it
+knows the event types by their names in shop/event_types.py, and what it knows of an order, it
+learnt from events.
 """

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from events import Event, handles
 from events.schemas import topic_for
-from orders.event_types import (
+from orders.read.apps import ALIAS
+from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
+from shop.event_types import (
     ORDER_CANCELLED,
     ORDER_CONFIRMED,
     ORDER_DELIVERED,
@@ -34,8 +36,6 @@ from orders.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
-from orders.read.apps import ALIAS
-from orders.read.models import OrderSummary, OrderSummaryProduct, ProjectionState
 
 PROJECTION = "order_summary"
 
