@@ -86,8 +86,8 @@ split: venv                   ## every service as its own processes behind nginx
 	scripts/split-local start
 split-stop:
 	scripts/split-local stop
-validate-deploy: venv         ## docker/ and k8s/ checked offline: Kubernetes schemas, compose spec, wiring
-	$(PY) scripts/validate-deploy
+validate-deploy: venv nginx   ## docker/ and k8s/ checked offline (tests/deploy): Kubernetes schemas, compose spec, wiring
+	$(VENV)/bin/pytest -q tests/deploy
 nginx:                        ## nginx for the split's gateway (apt-get, once)
 	scripts/split-local nginx
 trace-backend: venv           ## Zipkin (Maven Central) + an OpenTelemetry Collector (go build), once, into .cache/trace/
