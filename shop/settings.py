@@ -485,5 +485,9 @@ LOGGING = logs.dict_config(
     root_level=env.str("LOG_LEVEL", default="INFO"),
     loggers={"kafka": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
 )
+# kafka-python logs every reconnection attempt, a few lines a second per client while the broker is
+# away (events' clients retry within a second): one line of each kind every 30 s is enough.
+LOGGING["filters"]["kafka_repeats"] = {"()": "events.outage.RepeatedLogFilter"}
+LOGGING["handlers"]["console"]["filters"].append("kafka_repeats")
 # Celery workers log through LOGGING too (JSON, with the ids), not through Celery's own handler.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -18,6 +18,7 @@ from django.utils import timezone
 from events import faults, metrics, tracing
 from events.envelope import Event
 from events.models import InboxEntry
+from events.outage import DatabaseUnavailable, database_unavailable
 from events.registry import Handler
 from events.schemas import validate
 
@@ -47,7 +48,9 @@ def apply_batch(pairs: list[tuple[Event, Handler]], alias: str) -> list[Outcome]
     one commit (one WAL flush) for a whole poll of records instead of one per record, which is
     what a busy consumer mostly waits for. All or nothing: if any data fails its schema or any
     handler raises, nothing is kept and None is returned; the caller then deliver()s the pairs
-    one by one, so retries, dead letters and the other records' effects work as usual."""
+    one by one, so retries, dead letters and the other records' effects work as usual.
+    Raises DatabaseUnavailable if the batch failed because database `alias` is out: then no
+    record is at fault, and all of them must wait for the database."""
     if strangers := sorted({h.name for _, h in pairs if h.alias != alias}):
         raise ValueError(f"{strangers} do not write to {alias}")
     spans: list[tracing.Processing] = []
@@ -60,11 +63,13 @@ def apply_batch(pairs: list[tuple[Event, Handler]], alias: str) -> list[Outcome]
                     validate(event.type, event.data)
                     outcomes.append(_apply_in_transaction(event, handler))
     except Exception as exc:
-        log.info("batch of %d on %s failed (%s); applying one by one", len(pairs), alias, exc)
         for span in spans:  # nothing of the batch was kept: deliver() makes each pair's own span
             span.finish(
                 "rolled_back", error=f"batch rolled back ({type(exc).__name__}: {exc}); applied one by one"
             )
+        if database_unavailable(exc, alias):
+            raise DatabaseUnavailable(alias, exc) from exc
+        log.info("batch of %d on %s failed (%s); applying one by one", len(pairs), alias, exc)
         return None
     for (_, handler), outcome, span in zip(pairs, outcomes, spans, strict=True):
         metrics.HANDLED.labels(handler.name, outcome.value).inc()

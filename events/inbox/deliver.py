@@ -11,6 +11,7 @@ from events import metrics, tracing
 from events.envelope import Event
 from events.inbox.apply import Outcome, apply
 from events.inbox.dead_letters import describe, park
+from events.outage import DatabaseUnavailable, database_unavailable
 from events.registry import Handler, handlers_for
 from events.schemas import EventSchemaError
 from events.settings import events_settings
@@ -22,6 +23,10 @@ def deliver(event: Event, handler: Handler, *, attempts: int | None = None) -> O
     """apply() with retries and backoff; park the event as a dead letter if it never succeeds.
 
     Never raises for a handler failure: the caller (relay or consumer loop) moves on either way.
+    Raises DatabaseUnavailable when the handler's database is out (a restart, a network
+    partition): that is no fault of the event or the handler, so it is neither retried to
+    exhaustion nor parked (parking would fail too); the caller keeps the event until the
+    database is back (the consumer re-polls it, the in-process relay keeps its outbox row).
     """
     with tracing.processing(event, handler.name, database=handler.alias) as span:
         outcome, attempt, error = _deliver(event, handler, attempts or events_settings.HANDLER_ATTEMPTS)
@@ -40,6 +45,8 @@ def _deliver(event: Event, handler: Handler, attempts: int) -> tuple[Outcome, in
         except EventSchemaError as exc:
             return park(event, handler, error=str(exc), attempts=attempt), attempt, str(exc)
         except Exception as exc:
+            if database_unavailable(exc, handler.alias):
+                raise DatabaseUnavailable(handler.alias, exc) from exc
             metrics.HANDLER_FAILURES.labels(handler.name).inc()
             log.warning(
                 "handler %s failed on %s (attempt %d/%d): %s", handler.name, event.id, attempt, attempts, exc

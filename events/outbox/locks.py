@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import select
 import threading
@@ -23,14 +22,13 @@ from events.settings import events_settings
 if TYPE_CHECKING:
     import psycopg
 
-log = logging.getLogger(__name__)
-
 
 class RelayLock:
     """Held by the one active relay of a database. acquire() never blocks."""
 
     def acquire(self) -> bool:
-        """True if this relay holds the lock now (taken now or still held)."""
+        """True if this relay holds the lock now (taken now or still held); raises if that
+        cannot be known (the database is out)."""
         raise NotImplementedError
 
     def release(self) -> None:
@@ -60,6 +58,8 @@ class PostgresAdvisoryLock(RelayLock):
         self._confirmed = 0.0  # monotonic time of the last query that confirmed the session
 
     def acquire(self) -> bool:
+        """True if held (taken now or still held), False if another relay holds it. Raises if the
+        database cannot be reached: the relay loop backs off and logs that as an outage."""
         try:
             if self._conn is not None and not self._conn.closed:
                 if time.monotonic() - self._confirmed < self.PROBE_SECONDS and not self._disturbed():
@@ -74,10 +74,9 @@ class PostgresAdvisoryLock(RelayLock):
                 self._conn = dedicated_connection(self.alias)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
             held = bool(row and row[0])
-        except Exception as exc:
-            log.warning("relay lock on %s unavailable: %s", self.alias, exc)
+        except Exception:
             self.release()
-            return False
+            raise
         if not held:
             self.release()
         self._confirmed = time.monotonic()

@@ -8,11 +8,12 @@ also polls as a safety net.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connections
@@ -23,6 +24,7 @@ from django.utils import timezone
 from events import faults, heartbeat, metrics, tracing
 from events.envelope import ATTRIBUTES
 from events.models import OutboxEvent
+from events.outage import Outage, database_reachable, reset_connection
 from events.outbox.locks import lock_for
 from events.outbox.postgres import several_statements_per_query
 from events.outbox.wakeup import listen as listen_for_commits
@@ -63,12 +65,16 @@ class Relay:
             metrics.RELAYED.labels(self.alias, topic).inc(count)
         return len(rows)
 
-    def relay_pending(self, stop: threading.Event | None = None) -> int:
-        """Relay batches until the outbox is empty (or `stop` is set between batches)."""
+    def relay_pending(
+        self, stop: threading.Event | None = None, on_batch: Callable[[], None] | None = None
+    ) -> int:
+        """Relay batches until the outbox is empty (or `stop` is set between batches); `on_batch`
+        is called after each batch sent (the loop's liveness: draining a long backlog is progress)."""
         total = 0
         while not (stop and stop.is_set()):
-            heartbeat.beat()
             sent = self.relay_batch()
+            if on_batch:
+                on_batch()
             total += sent
             if sent < self.batch_size:
                 break
@@ -192,32 +198,68 @@ def run(
                 threading.Thread(
                     target=listen_for_commits, args=(alias, wake, stop, notified), daemon=True
                 ).start()
+    # Per database: its run of failures (backoff, logging) and whether its failures are excused.
+    outages = {alias: Outage(f"relay for {alias}", log) for alias in aliases}
+    liveness = {alias: heartbeat.Liveness() for alias in aliases}
+    retry_at = dict.fromkeys(aliases, 0.0)
+
+    def beat() -> None:
+        if all(lv.alive() for lv in liveness.values()):
+            heartbeat.beat()
+
+    def progressed(alias: str) -> None:
+        liveness[alias].progressed()
+        beat()
+
     woken = False
     try:
         while not stop.is_set():
-            heartbeat.beat()
+            beat()
             wake.clear()
             due = set(aliases) - listening if woken else set(aliases)
             while notified:  # set.pop() is atomic: an alias notified meanwhile waits for the next round
                 due.add(notified.pop())
+            now = time.monotonic()
+            due |= {alias for alias, at in retry_at.items() if at and now >= at}
             for alias, relay in relays.items():
-                if alias not in due:
+                if alias not in due or now < retry_at[alias]:
                     continue
-                if not locks[alias].acquire():
-                    if alias in active:
-                        log.warning("relay for %s lost its lock; standing by", alias)
-                        active.discard(alias)
-                    continue
-                if alias not in active:
-                    log.info("relay for %s is active", alias)
-                    active.add(alias)
                 try:
-                    relay.relay_pending(stop)
+                    if not locks[alias].acquire():
+                        if alias in active:
+                            log.warning("relay for %s lost its lock; standing by", alias)
+                            active.discard(alias)
+                        liveness[alias].progressed()  # a standby has nothing to do
+                        continue
+                    if alias not in active:
+                        log.info("relay for %s is active", alias)
+                        active.add(alias)
+                    relay.relay_pending(stop, on_batch=functools.partial(progressed, alias))
                 except Exception as exc:
-                    # Broker down, database restarting: rows wait in the outbox; try again later.
-                    log.warning("relay for %s failed, will retry: %s", alias, exc)
-                    stop.wait(poll)
-            woken = wake.wait(poll)
+                    # Database restarting or unreachable, broker down or frozen: the rows wait in
+                    # the outbox. Drop the (possibly dead) connection, so the next try opens a new
+                    # one, and try again after a backoff that other databases do not wait for.
+                    reset_connection(alias)
+                    liveness[alias].failed(dependency_out=_dependency_out(alias, transport))
+                    retry_at[alias] = time.monotonic() + outages[alias].failed(exc)
+                else:
+                    retry_at[alias] = 0.0
+                    liveness[alias].progressed()
+                    outages[alias].recovered()
+            # Sleep until a commit wakes us, the poll interval passes or a retry is due. A commit
+            # does not retry a database that is backing off (during a broker outage commits go
+            # on, and each would be one more send to a broker that is not there).
+            retries = [at - time.monotonic() for at in retry_at.values() if at]
+            woken = wake.wait(max(0.0, min([poll, *retries])))
     finally:
         for lock in locks.values():
             lock.release()
+
+
+def _dependency_out(alias: str, transport: Transport) -> bool:
+    """Whether a failed relay turn is explained by an outage, asked afresh: the database does not
+    answer a new connection, or the transport's other end does not (Transport.reachable)."""
+    if not database_reachable(alias):
+        return True
+    reachable = getattr(transport, "reachable", None)
+    return reachable is not None and not reachable()

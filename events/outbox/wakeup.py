@@ -15,6 +15,7 @@ import threading
 
 from django.db import connections, transaction
 
+from events.outage import Outage
 from events.outbox.postgres import dedicated_connection
 from events.settings import events_settings
 
@@ -48,15 +49,17 @@ def notify_statement(using: str) -> str | None:
 
 def listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
     """Until `stop`: whenever a transaction that wrote to this database's outbox commits, add
-    the alias to `notified` and set `wake`. Reconnects after a failure (polling covers the gap)."""
+    the alias to `notified` and set `wake`. Reconnects after a failure, backing off while the
+    database is out (polling covers the gap); logs the outage, not every try."""
+    outage = Outage(f"LISTEN on {alias}", log)
     while not stop.is_set():
         try:
             with dedicated_connection(alias) as conn:
                 conn.execute(f"LISTEN {channel()}")
+                outage.recovered()
                 while not stop.is_set():
                     for _ in conn.notifies(timeout=1.0):
                         notified.add(alias)
                         wake.set()
         except Exception as exc:
-            log.warning("LISTEN on %s failed, polling until it is back: %s", alias, exc)
-            stop.wait(1.0)
+            stop.wait(outage.failed(exc))

@@ -7,6 +7,7 @@ process exits like a SIGKILL at that point, with no cleanup.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -196,3 +197,46 @@ def test_while_the_broker_is_down_orders_are_taken_and_afterwards_every_one_comp
         assert pending(cluster) == 0
     finally:
         cluster.destroy()
+
+
+def test_a_send_to_a_frozen_broker_gives_up_within_its_timeout_and_the_next_one_works(own_broker):
+    # SIGSTOP: the broker keeps its sockets open and answers nothing. kafka-python's flush()
+    # waits its timeout for each batch in turn, which held a relay 65 s in a 30 s send.
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
+
+    from events.envelope import Event
+    from events.transports import Message
+    from events.transports.kafka import kafka_name
+    from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, KafkaTransport
+
+    topic = f"test.frozen.{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=own_broker.bootstrap)
+    admin.create_topics([NewTopic(kafka_name(topic), num_partitions=6, replication_factor=1)])
+    admin.close()
+    messages = [
+        Message.of(topic, Event(type="shop.orders.order_rejected.v1", source="/shop/orders", subject=str(n),
+                                data={"order_id": n, "reason": "x"}))
+        for n in range(60)  # one batch per partition: six waits for flush(), one deadline here
+    ]  # fmt: skip
+    transport = KafkaTransport([own_broker.bootstrap])
+    try:
+        transport.send(messages)  # connected, metadata known: what a running relay has
+        own_broker.freeze()
+        blocked = []
+        try:
+            # The first try on the connected producer, the second on the new one the relay makes
+            # after a failure (connecting to a broker that accepts and never answers).
+            for _ in range(2):
+                started = time.monotonic()
+                with pytest.raises(KafkaError):
+                    transport.send(messages)
+                blocked.append(time.monotonic() - started)
+        finally:
+            own_broker.thaw()
+        print(f"\nsends to a frozen broker gave up after {blocked} s (timeout {SEND_TIMEOUT_SECONDS} s)")
+        assert max(blocked) < SEND_TIMEOUT_SECONDS + 2
+        transport.send(messages)  # the broker answers again: so does the relay's next send
+    finally:
+        transport.close()

@@ -1,6 +1,5 @@
 import signal
 import threading
-import time
 from typing import Any
 
 from django.core.management import BaseCommand, CommandError, CommandParser
@@ -9,9 +8,6 @@ from events import heartbeat, metrics
 from events.registry import all_handlers
 from events.settings import events_settings
 from events.transports.kafka.consumer import KafkaConsumerRuntime, consumer_group
-
-# A loop turn takes one poll (<= 0.5 s) plus applying its records, retries included: seconds.
-STALL_SECONDS = 120
 
 
 class Command(BaseCommand):
@@ -61,9 +57,10 @@ class Command(BaseCommand):
             thread.start()
         # The main thread only waits, so signals reach it; any runtime dying ends the process
         # (the container restarts it) rather than leaving half a consumer running. It beats for
-        # liveness only while every runtime keeps turning its loop: a hung one stops the beat.
+        # liveness only while every runtime is alive (events/heartbeat.py): a hung one, or one
+        # failing while its database and the broker answer, stops the beat.
         while not stop.is_set() and all(t.is_alive() for t in threads):
-            if all(time.monotonic() - r.last_progress < STALL_SECONDS for r in runtimes):
+            if all(r.liveness.alive() for r in runtimes):
                 heartbeat.beat()
             stop.wait(0.5)
         stop.set()

@@ -19,15 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events import faults, metrics
+from events import faults, heartbeat, metrics
 from events.envelope import EnvelopeError, Event
 from events.inbox.apply import Outcome, apply_batch
 from events.inbox.deliver import deliver
+from events.outage import DatabaseUnavailable, Outage, database_reachable, reset_connection
 from events.registry import all_handlers
 from events.schemas import topic_for
 from events.settings import events_settings
 from events.transports.kafka import client_id, dead_letter_topic, kafka_name
-from events.transports.kafka.admin import group_lag
+from events.transports.kafka.admin import broker_reachable, group_lag
 from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, producer_config
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 COMMIT_SECONDS = 1.0
 # How often the consumer-lag gauge is refreshed (it is read by the scraper, not by the code).
 LAG_SECONDS = 5.0
+# A broker that stopped answering must not hold the loop in an offset commit.
+COMMIT_TIMEOUT_MS = 15_000
 
 
 def consumer_group(alias: str) -> str:
@@ -64,7 +67,17 @@ def consumer_config(alias: str) -> dict[str, Any]:
         # wakes up to ask again.
         "fetch_max_wait_ms": 500,
         "metadata_max_age_ms": 30_000,
+        # While this database is out, a poll's records wait and the loop polls them again after
+        # each backoff (at most 5 s): membership is kept; 5 minutes between polls is a bug.
         "max_poll_interval_ms": 300_000,
+        # Back within seconds of the broker: kafka-python's reconnect backoff grows to 30 s by
+        # default, so consumers rejoined ~50 s after a broker restart. 100 ms doubling to 1 s is a
+        # connection attempt a second per consumer while it is down: nothing for a broker.
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 1_000,
+        # A request to a frozen broker (SIGSTOP, a long GC pause) fails after 10 s instead of 30,
+        # and the coordinator is looked up again; it must exceed fetch_max_wait_ms.
+        "request_timeout_ms": 10_000,
         # kafka-python's own client metrics (sensors on every request): this library keeps its
         # own (events.metrics) and reads none of them.
         "metrics_enabled": False,
@@ -107,16 +120,20 @@ class KafkaConsumerRuntime:
         self._applied: dict[Any, Any] = {}
         self._committed_at = time.monotonic()
         self._lag_at = 0.0
-        self.last_progress = time.monotonic()  # end of the last loop turn: for liveness
+        self.liveness = heartbeat.Liveness()  # read by consume_events' main thread
 
     def run(self, stop: threading.Event) -> None:
+        """Consume until `stop`. Rides out any outage of the broker or of this database: records
+        not applied are polled again, after a backoff (events/outage.py), until it is back; the
+        thread ends only on a bug outside both (the process then exits)."""
         group = consumer_group(self.alias)
         log.info("consuming %s for database %s (group %s)", ", ".join(self.topics), self.alias, group)
+        from django.db import Error as DatabaseError
         from kafka.errors import CommitFailedError, KafkaError
 
+        outage = Outage(f"consumer of {self.alias} (group {group})", log)
         try:
             while not stop.is_set():
-                self.last_progress = time.monotonic()
                 try:
                     self.poll_once()
                 except CommitFailedError as exc:
@@ -126,9 +143,14 @@ class KafkaConsumerRuntime:
                     log.warning(
                         "offset commit failed after a rebalance, records will be redelivered: %s", exc
                     )
-                except KafkaError as exc:
-                    log.warning("Kafka unavailable, retrying: %s", exc)
-                    stop.wait(1.0)
+                except (KafkaError, DatabaseUnavailable, DatabaseError) as exc:
+                    # Broker or database out (or restarting): the records wait, polled again.
+                    reset_connection(self.alias)
+                    self.liveness.failed(dependency_out=self._dependency_out(exc))
+                    stop.wait(outage.failed(exc))
+                    continue
+                self.liveness.progressed()
+                outage.recovered()
         finally:
             try:
                 self.commit_applied()
@@ -138,14 +160,32 @@ class KafkaConsumerRuntime:
             if self._dead_letters is not None:
                 self._dead_letters.close(timeout=5)
 
+    def _dependency_out(self, exc: BaseException) -> bool:
+        """Whether a failed turn is explained by an outage, asked afresh (events/outage.py)."""
+        if isinstance(exc, DatabaseUnavailable):
+            return True  # asked already
+        return not database_reachable(self.alias) or not broker_reachable()
+
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Apply one poll's records; their offsets are committed after them (commit_applied). The
         records' effects commit in one database transaction (events.inbox.apply.apply_batch); if
         any of them fails, they are applied one by one instead, with retries and dead letters for
-        the failing ones."""
+        the failing ones. If they cannot be applied (this database is out) or their offsets not
+        committed (the broker is), raises after rewinding to them: the next poll returns them
+        again, rather than the records after them, whose offsets would cover them."""
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        try:
+            return self._apply(batch)
+        except Exception:
+            assigned = self.consumer.assignment()
+            for partition, partition_records in batch.items():
+                if partition in assigned:
+                    self.consumer.seek(partition, partition_records[0].offset)
+            raise
+
+    def _apply(self, batch: dict[Any, list[Any]]) -> int:
         from kafka import OffsetAndMetadata
 
-        batch = self.consumer.poll(timeout_ms=timeout_ms)
         records = [record for partition_records in batch.values() for record in partition_records]
         pairs = []
         for record in records:
@@ -187,7 +227,16 @@ class KafkaConsumerRuntime:
             return
         for tp in offsets:
             del self._applied[tp]
-        self.consumer.commit(offsets)
+        try:
+            self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        except Exception:
+            # Not committed (the broker is out): keep them for the next commit, or a consumer at
+            # rest would leave them uncommitted (a lag that never goes) until a record came.
+            assigned = self.consumer.assignment()
+            for tp, offset in offsets.items():
+                if tp in assigned:
+                    self._applied.setdefault(tp, offset)
+            raise
 
     def _to_dead_letter_topic(self, record: Any, error: str, *, handler: str) -> None:
         """Copy the record, original headers included, to this service's dead letter topic.

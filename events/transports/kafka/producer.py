@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from events.transports import Message
@@ -25,9 +26,17 @@ def producer_config(bootstrap_servers: list[str]) -> dict[str, Any]:
         "enable_idempotence": True,
         "retries": 2**31 - 1,
         "max_in_flight_requests_per_connection": 5,
+        # send() returns or raises within SEND_TIMEOUT_SECONDS (KafkaTransport.send), a frozen
+        # broker included: a request unanswered for 10 s is retried, a record still unacked after
+        # the delivery timeout fails, and send() blocks on metadata or a full buffer 10 s at most.
         "delivery_timeout_ms": SEND_TIMEOUT_SECONDS * 1000,
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,
+        # Reconnect within a second of the broker's return (the default backoff grows to 30 s).
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 1_000,
+        # A new producer (the relay makes one after a failure) waits for the broker 10 s, not 30.
+        "bootstrap_timeout_ms": 10_000,
         # Batching and compression are where relay throughput comes from.
         "linger_ms": 2,
         "batch_size": 256 * 1024,
@@ -55,25 +64,61 @@ class KafkaTransport:
 
     def send(self, messages: list[Message]) -> None:
         """Send the batch and wait for every acknowledgement; raise if any record failed (the
-        relay then leaves the whole batch unpublished and sends it again)."""
+        relay then leaves the whole batch unpublished and sends it again). Returns or raises
+        within SEND_TIMEOUT_SECONDS, whatever the broker does (a broker frozen by SIGSTOP keeps
+        its sockets open and answers nothing)."""
+        deadline = time.monotonic() + SEND_TIMEOUT_SECONDS
         try:
             futures = []
             for message in messages:
                 key, value, headers = message.to_kafka()
                 topic = kafka_name(message.topic)
                 futures.append(self.producer.send(topic, key=key, value=value, headers=headers))
-            self.producer.flush(timeout=SEND_TIMEOUT_SECONDS)
+            # Not flush(timeout): kafka-python waits up to `timeout` for EACH batch in turn (one
+            # per partition), so a frozen broker held a relay 65 s in a 30 s send. linger_ms
+            # sends the batches; one deadline bounds the wait for all of them.
             for future in futures:
-                future.get(timeout=0)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
         except Exception:
             # A producer that failed mid-batch may hold half-sent state: start afresh next time.
-            self.close()
+            self._abandon()
             raise
 
+    def reachable(self) -> bool:
+        """Whether the broker answers now (a fresh client): tells an outage from a bug."""
+        from events.transports.kafka.admin import broker_reachable
+
+        return broker_reachable()
+
+    def _abandon(self) -> None:
+        """Drop the producer without waiting for the broker: its unacknowledged records fail
+        (the relay sends their rows again). close(timeout) cannot do that: it flushes first,
+        waiting for each batch in turn, and raises, leaving the producer open, when a frozen
+        broker never completes them."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            _discard(producer)
+
     def close(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=5)
-            except Exception as exc:
-                log.warning("closing the Kafka producer failed: %s", exc)
-            self._producer = None
+        """Close after the records in flight (5 s at most), else drop them."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=5)
+        except Exception as exc:
+            log.warning("closing the Kafka producer failed, dropping its pending records: %s", exc)
+            _discard(producer)
+
+
+def _discard(producer: Any) -> None:
+    # kafka-python (pinned) has no public force-close: its sender thread aborts every pending
+    # batch and exits on force_close(); close(timeout=0) then finds nothing left to wait for.
+    sender = getattr(producer, "_sender", None)
+    try:
+        if sender is not None:
+            sender.force_close()
+            sender.join(2)
+        producer.close(timeout=0)
+    except Exception as exc:
+        log.warning("dropping the Kafka producer failed: %s", exc)
