@@ -104,16 +104,30 @@ class Gateway:
         load it (`nginx -s reload`): no restart; requests in flight finish on the old routes."""
         self.write_config()
         self.check()
+        master = self._master()
+        serving = _workers(master, shutting_down=False) if master else []
         self._run("-s", "reload")
+        # `nginx -s reload` only signals the master: until each old worker has taken the signal it
+        # still accepts requests on the old routes. Return once none does (a route switched off
+        # is off from here on, which the cut-over's figures count on).
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and set(serving) & set(_workers(master, shutting_down=False)):
+            time.sleep(0.02)
 
     def settle(self, timeout: float = 15.0) -> None:
         """After a reload, wait until nginx's old workers have finished the requests they held:
         until then they may still proxy to the old routes, so whatever those routes point at must
         keep running (a process replaced behind the gateway is stopped only after this)."""
-        master = int((self.prefix / "nginx.pid").read_text())
+        master = self._master()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _old_workers(master):
+        while master and time.monotonic() < deadline and _workers(master, shutting_down=True):
             time.sleep(0.05)
+
+    def _master(self) -> int | None:
+        try:
+            return int((self.prefix / "nginx.pid").read_text())
+        except (OSError, ValueError):
+            return None
 
     def _run(self, *args: str) -> None:
         done = subprocess.run([*self._nginx(), *args], capture_output=True, text=True, timeout=30)
@@ -127,13 +141,16 @@ class Gateway:
         return [binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", "stderr"]
 
 
-def _old_workers(master: int) -> list[int]:
-    """Pids of nginx workers of `master` still finishing their requests after a reload."""
+def _workers(master: int, *, shutting_down: bool) -> list[int]:
+    """Pids of nginx workers of `master`: those still finishing their requests after a reload
+    (`shutting_down`), or those taking new ones."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == master and b"shutting down" in (stat.parent / "cmdline").read_bytes():
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != master:
+                continue
+            title = (stat.parent / "cmdline").read_bytes()
+            if b"worker process" in title and (b"shutting down" in title) == shutting_down:
                 found.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
