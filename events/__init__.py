@@ -34,8 +34,10 @@ outbox history made the start of the Kafka log), transports/kafka/admin.py (topi
 group lag, offsets), tasks.py (pruning published rows), admin.py (outbox, inbox and
 dead letters of every database), metrics.py, tracing.py (the create / send / process spans,
 through the OpenTelemetry API only, and the trace context and request id carried in events),
-heartbeat.py (liveness of the relay and consumer loops), faults.py (crash points for the fault
-tests), testing.py (drain(): run the saga to the end in tests).
+heartbeat.py (liveness of the relay and consumer loops: a stall, not an outage), outage.py
+(how those loops ride out a database or broker outage: fresh connections, backoff, a log line
+per outage, DatabaseUnavailable for a handler whose database is out), faults.py (crash points
+for the fault tests), testing.py (drain(): run the saga to the end in tests).
 
 The public API is importable from here: `from events import publish, handles, Event`.
 """
