@@ -52,13 +52,14 @@ format: venv
 test-fast: venv               ## the suite on the embedded defaults (SQLite per app, local transport)
 	$(VENV)/bin/pytest -q -m "not kafka and not postgres and not redis and not containers"
 
-test-services: venv services  ## the whole suite again on Postgres per app + Kafka, incl. the fault tests
-	$(PG_ENV) && EVENTS_TRANSPORT=kafka $(VENV)/bin/pytest -q -m "not containers"
+# Postgres, Kafka and Redis are started for the suite and stopped after it if it started them.
+test-services: venv nginx trace-backend  ## the whole suite again on Postgres per app + Kafka, incl. the fault tests
+	scripts/with-services bash -c '$(PG_ENV) && EVENTS_TRANSPORT=kafka $(VENV)/bin/pytest -q -m "not containers"'
 
 test: lint test-fast test-services  ## lint, import contracts, both suites (the README's test command)
 
 services: db kafka redis nginx trace-backend ## everything shapes 2 and 3 need, started (nginx: installed; the trace backend: built) locally
-services-stop:
+services-stop:                ## stop the local Kafka and Redis (Postgres stays: scripts/postgres-local stop)
 	-scripts/kafka-local stop
 	-scripts/redis-local stop
 
