@@ -345,13 +345,14 @@ def record_shipment(*, order_id: int, shipment_id: int, tracking_code: str) -> b
     """Remember the shipment delivery created for the order (status unchanged). Only the first
     shipment counts; cancelled or rejected orders are left alone. Returns whether it changed."""
     with transaction.atomic(using=ALIAS):
-        if not Order.objects.filter(pk=order_id).exists():
-            raise OrderNotFound(order_id)
         updated = Order.objects.filter(
             pk=order_id,
             status__in=[Status.CONFIRMED, Status.SHIPPED, Status.DELIVERED],
             shipment_id__isnull=True,
         ).update(shipment_id=shipment_id, tracking_code=tracking_code, updated_at=timezone.now())
+        # Whether the order exists is asked only when nothing changed: not on every shipment.
+        if not updated and not Order.objects.filter(pk=order_id).exists():
+            raise OrderNotFound(order_id)
     return bool(updated)
 
 
