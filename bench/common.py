@@ -81,6 +81,13 @@ def delete_topics(bootstrap: str | list[str], names: list[str], *, groups: list[
         admin.close()
 
 
+def process_cpu(pid: int) -> float:
+    """user + system CPU seconds of process `pid`, all its threads (from /proc)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PySpy:
     """Sample processes with py-spy (PyPI: `pip install py-spy`) while a benchmark loads them:
     where each process spends its CPU, from outside, without changing the code measured.

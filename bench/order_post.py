@@ -36,13 +36,12 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import PySpy
+from bench.common import PySpy, process_cpu
 from bench.common import percentile as pct
 from devtools.cluster import LocalCluster, drop_templates
 from devtools.http import Api, free_port
 from devtools.services import PG_ADMIN_URL
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "a-long-passphrase-9"
 
 
@@ -60,13 +59,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--web-env", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--py-spy", type=Path, metavar="DIR", help="sample the worker with py-spy")
     return p.parse_args()
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of one process, all its threads."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def worker_pid(master: int) -> int:
@@ -90,7 +82,7 @@ def backends_cpu(pattern: str) -> float:
     total = 0.0
     for pid in pids:
         try:
-            total += cpu_seconds(pid)
+            total += process_cpu(pid)
         except OSError:
             pass
     return total
@@ -158,9 +150,9 @@ def main() -> int:
         per_round = max(1, args.requests // args.rounds)
         t0 = time.perf_counter()
         for _ in range(args.rounds):
-            cpu0, pg0 = cpu_seconds(worker), backends_cpu(pattern)
+            cpu0, pg0 = process_cpu(worker), backends_cpu(pattern)
             walls += [post() for _ in range(per_round)]
-            cpu1, pg1 = cpu_seconds(worker), backends_cpu(pattern)
+            cpu1, pg1 = process_cpu(worker), backends_cpu(pattern)
             rounds.append(((cpu1 - cpu0) / per_round, (pg1 - pg0) / per_round))
         t1 = time.perf_counter()
         if spy:

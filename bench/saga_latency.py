@@ -59,6 +59,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -71,7 +72,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import PySpy, delete_topics
+from bench.common import PySpy, delete_topics, process_cpu
 from bench.common import percentile as pct
 from devtools.cluster import ROOT, LocalCluster, drop_templates
 from devtools.http import Api, free_port
@@ -132,6 +133,12 @@ def parse_args() -> argparse.Namespace:
         metavar="DIR",
         help="sample every process of the cluster with py-spy during the measured load; collapsed"
         " stacks go to DIR/<process>.txt and the hottest functions are printed",
+    )
+    p.add_argument(
+        "--no-shape1",
+        action="store_true",
+        help="skip the same orders through shape 1 (the monolith, local transport), printed as the"
+        " cost of the work itself",
     )
     p.add_argument("--json", type=Path, help="also write per-order timings as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the databases and process logs")
@@ -597,6 +604,100 @@ def code_version() -> str:
 # --- main -----------------------------------------------------------------------------------------
 
 
+def register_customers(api: Api, count: int) -> list[Api]:
+    """Sign up `count` customers (bench0, bench1, ...); a logged-in client for each."""
+    clients = []
+    for i in range(count):
+        status, body = api.post(
+            "/api/auth/register/",
+            {"username": f"bench{i}", "email": f"bench{i}@example.com", "password": PASSWORD},
+        )
+        assert status == 201, body
+        clients.append(api.login(f"bench{i}", PASSWORD))
+    return clients
+
+
+def order_bodies(
+    rng: random.Random, customers: int, products: list[int], max_lines: int, count: int
+) -> list[tuple[int, dict]]:
+    """`count` (customer index, POST body) pairs: 1..max_lines random products, quantity 1-3."""
+    return [
+        (
+            rng.randrange(customers),
+            {
+                "lines": [
+                    {"product_id": p, "quantity": rng.randint(1, 3)}
+                    for p in rng.sample(products, k=rng.randint(1, min(max_lines, len(products))))
+                ],
+                "shipping_address": "221B Baker Street, London",
+            },
+        )
+        for _ in range(count)
+    ]
+
+
+def run_shape1(args, n: int, *, customers: int) -> dict | None:
+    """The same load through shape 1 (devtools.migration.Monolith: `manage.py runserver` with the
+    relay and a Celery worker inside, SQLite per app, local transport), DEBUG off: its one
+    process's CPU per order (from /proc, its idle rate subtracted), from the first POST until
+    every order is CONFIRMED with its shipment recorded. None (and why, printed) if it failed."""
+    from devtools.migration import Monolith
+
+    workdir = Path(tempfile.mkdtemp(prefix="saga_latency_shape1_"))
+    # Progression off: the steps would come DELIVERY_STEP_SECONDS later, outside the measurement.
+    monolith = Monolith(workdir, step_seconds=3600 if args.no_progression else 0)
+    try:
+        monolith.prepare(PASSWORD)
+        with sqlite3.connect(monolith.data_dir / "catalog.sqlite3") as db:
+            db.execute("UPDATE catalog_product SET stock = ? WHERE active", (STOCK,))
+            products = [p for (p,) in db.execute("SELECT id FROM catalog_product WHERE active ORDER BY id")]
+        proc = monolith.start(DJANGO_DEBUG="0", SHOP_THROTTLE_RATES="auth.register.ip=off,auth.token.ip=off")
+        api = Api(monolith.url)
+        clients = register_customers(api, customers)
+        bodies = order_bodies(random.Random(args.seed), len(clients), products, args.max_lines, n)
+        pid = proc.popen.pid
+        time.sleep(1.0)
+        c0, t0 = process_cpu(pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        c1, t1 = process_cpu(pid), time.monotonic()
+        idle = (c1 - c0) / (t1 - t0)
+        loop = OpenLoop(
+            clients, bodies, rate=args.rate, threads=args.client_threads, timeout=args.request_timeout
+        )
+        loop.run()
+        ids = [r["order_id"] for r in loop.results if r and r["order_id"]]
+        done = time.monotonic()
+        orders_db = monolith.data_dir / "orders.sqlite3"
+        while time.monotonic() - done < args.settle_timeout:
+            with sqlite3.connect(orders_db) as db:
+                marks = ",".join("?" * len(ids))
+                (settled,) = db.execute(
+                    f"SELECT count(*) FROM orders_order WHERE id IN ({marks}) AND (status = 'REJECTED'"
+                    " OR (status IN ('CONFIRMED', 'SHIPPED', 'DELIVERED') AND shipment_id IS NOT NULL))",
+                    ids,
+                ).fetchone()
+            if settled >= len(ids):
+                break
+            time.sleep(0.2)
+        else:
+            print(f"shape 1: {len(ids) - settled} orders did not settle in {args.settle_timeout:g} s")
+            return None
+        c2, t2 = process_cpu(pid), time.monotonic()
+        busy = (c2 - c1) - idle * (t2 - t1)
+        return {
+            "orders": len(ids),
+            "per_order_ms": 1000 * busy / max(1, len(ids)),
+            "settle_s": t2 - done,
+            "idle": idle,
+        }
+    except Exception as exc:
+        print(f"shape 1 could not be measured: {type(exc).__name__}: {exc}")
+        return None
+    finally:
+        monolith.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     args = parse_args()
     envs = {role: env_pairs(getattr(args, f"{role}_env")) for role in ("relay", "consumer", "web")}
@@ -675,30 +776,11 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
     t_setup = time.monotonic()
     api, products = start_cluster(args, cluster, envs)
     config = pipeline_settings(cluster, envs["relay"])
-    customers = []
-    for n in range(args.customers):
-        status, body = api.post(
-            "/api/auth/register/",
-            {"username": f"bench{n}", "email": f"bench{n}@example.com", "password": PASSWORD},
-        )
-        assert status == 201, body
-        customers.append(api.login(f"bench{n}", PASSWORD))
+    customers = register_customers(api, args.customers)
     rng = random.Random(args.seed)
 
     def bodies(count: int) -> list[tuple[int, dict]]:
-        return [
-            (
-                rng.randrange(len(customers)),
-                {
-                    "lines": [
-                        {"product_id": p, "quantity": rng.randint(1, 3)}
-                        for p in rng.sample(products, k=rng.randint(1, min(args.max_lines, len(products))))
-                    ],
-                    "shipping_address": "221B Baker Street, London",
-                },
-            )
-            for _ in range(count)
-        ]
+        return order_bodies(rng, len(customers), products, args.max_lines, count)
 
     def load(count: int) -> OpenLoop:
         loop = OpenLoop(
@@ -760,6 +842,8 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
         )
     )
     dead = [name for name, proc in cluster.procs.items() if not proc.alive()]
+    # The same orders (same seed, rate and count) through shape 1: what the work itself costs.
+    shape1 = None if args.no_shape1 else run_shape1(args, n, customers=args.customers)
 
     # --- report ---
     sends = sorted(r["t0"] for r in results)
@@ -890,6 +974,17 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
             (total["cpu"].get(BROKER, 0.0) - idle["cpu"].get(BROKER, 0.0)) * total["wall"] / len(ok) * 1000
         )
         p(f"  (not counted: {CLIENT} {client:.1f}; the shared Kafka broker {broker:.1f})")
+        if shape1:
+            p(
+                f"  shape 1, the same {shape1['orders']} orders at {args.rate:g}/s through the monolith"
+                f" (one process: runserver, SQLite, local transport, DEBUG off), per order:"
+                f" {shape1['per_order_ms']:.1f}"
+            )
+            p(
+                f"  shape 2 / shape 1: {sum(per_order.values()) / shape1['per_order_ms']:.1f}x"
+                f" (shape 1 settled {shape1['settle_s']:.1f} s after its last response;"
+                f" at rest it uses {100 * shape1['idle']:.2f}% of a core)"
+            )
     if waits.samples:
         p()
         p(f"Postgres: this cluster's active backends during the load, on average ({waits.samples} samples):")
