@@ -178,3 +178,13 @@ def collapsed_stats(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
             inclusive[frame] += n
         own[frames[-1]] += n
     return total, dict(inclusive), dict(own)
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (a timeout, a supervisor, kill) becomes KeyboardInterrupt, so a benchmark stopped
+    that way still runs its finally blocks: its processes stopped, its databases dropped."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

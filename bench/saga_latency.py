@@ -58,7 +58,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -72,7 +71,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import PySpy, delete_topics, process_cpu
+from bench.common import PySpy, delete_topics, process_cpu, stop_cleanly_on_sigterm
 from bench.common import percentile as pct
 from devtools.cluster import ROOT, LocalCluster, drop_templates
 from devtools.http import Api, free_port
@@ -704,10 +703,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="saga_latency_"))
     cluster = LocalCluster(workdir)
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)  # clean up (processes, databases) on SIGTERM too
+    stop_cleanly_on_sigterm()
     try:
         return run(args, cluster, envs)
     except Exception:

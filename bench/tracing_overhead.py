@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import stop_cleanly_on_sigterm
 from devtools.cluster import ROOT
 from devtools.http import free_port
 from devtools.tracing import TraceBackend
@@ -61,13 +62,18 @@ def run_once(args, mode: str, ratio: float | None, backend: TraceBackend, log_di
     pids = [proc.popen.pid for proc in backend.procs.values()]
     before = sum(cpu_seconds(pid) for pid in pids)
     load = os.getloadavg()[0]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = child.communicate(timeout=3600)
+    except BaseException:
+        child.terminate()  # its own SIGTERM handling stops its cluster and drops its databases
+        child.communicate()
+        raise
     backend_cpu = sum(cpu_seconds(pid) for pid in pids) - before
     log = log_dir / f"saga_latency-{mode.replace(' ', '').replace('%', 'pct')}.txt"
-    log.write_text(done.stdout + done.stderr)
-    if done.returncode not in (0, 2):
+    log.write_text(out + err)
+    if child.returncode not in (0, 2):
         raise SystemExit(f"saga_latency failed ({mode}), see {log}")
-    out = done.stdout
     accepted = int(re.search(r"(\d+) accepted", out).group(1))
     per_order = re.search(r"= this cluster, per order\s+([\d.]+)", out)
     confirmed = re.search(r"POST->CONFIRMED\s+p50\s+([\d.]+)\s+p95\s+[\d.]+\s+p99\s+([\d.inf]+)", out)
@@ -93,6 +99,7 @@ def main() -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="tracing_overhead_"))
     log_dir.mkdir(parents=True, exist_ok=True)
     backend = TraceBackend(log_dir / "trace", ui_port=free_port(), otlp_port=free_port())
+    stop_cleanly_on_sigterm()
     backend.start()
     try:
         backend.wait_ready()
