@@ -46,9 +46,20 @@ def test_relay_killed_after_sending_but_before_marking_loses_and_doubles_nothing
 def test_consumer_killed_between_its_commit_and_its_offset_commit_applies_once(cluster):
     shop = boot(cluster)
     cluster.stop("consumer-catalog")
-    victim = cluster.start_consumer("catalog", EVENTS_FAULT="consumer.applied_before_offset_commit:5")
-    order_ids = shop.place_orders(20, seed=3)
-    cluster.wait_until(lambda: not victim.alive(), what="the catalog consumer to hit its crash point")
+    # Dies at its 3rd poll that brought records, after their database commit and before their
+    # offsets. Orders come in rounds a second apart until then: a fast consumer drains one burst
+    # of orders in fewer polls than it has orders, so a single burst may never reach the point.
+    victim = cluster.start_consumer("catalog", EVENTS_FAULT="consumer.applied_before_offset_commit:3")
+    order_ids: list[int] = []
+
+    def another_round_until_it_dies() -> bool:
+        if victim.alive():
+            order_ids.extend(shop.place_orders(4, seed=3 + len(order_ids)))
+        return not victim.alive()
+
+    cluster.wait_until(
+        another_round_until_it_dies, interval=1, what="the catalog consumer to hit its crash point"
+    )
     assert victim.popen.returncode == KILLED
 
     cluster.procs.pop("consumer-catalog")
