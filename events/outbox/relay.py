@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import connections
@@ -42,14 +43,86 @@ class Relay:
         self.transport = transport
         self.batch_size = batch_size or events_settings.RELAY_BATCH_SIZE
         self._select = UnpublishedRows(alias)
+        # A transport whose send() may run in another thread than the database work (it touches
+        # no database: Kafka) lets a busy outbox be pipelined; the others send and mark in turn.
+        self.pipelined = bool(getattr(transport, "pipelined", False))
 
     def relay_batch(self) -> int:
         """Send the oldest unpublished rows (up to batch_size); mark them published once the
         transport acknowledged all of them. Returns how many were sent. If send() raises, no row
         is marked and the same rows are sent again next time."""
         rows = self._select(self.batch_size)
-        if not rows:
-            return 0
+        if rows:
+            self._mark(rows, self._send(rows))
+        return len(rows)
+
+    def relay_pending(
+        self, stop: threading.Event | None = None, on_batch: Callable[[], None] | None = None
+    ) -> int:
+        """Relay batches until the outbox is empty (or `stop` is set between batches); `on_batch`
+        is called after each batch sent and marked (the loop's liveness: draining a long backlog
+        is progress). Returns how many rows were sent and marked.
+
+        Guarantees, pipelined or not: a row is marked only after the transport acknowledged it;
+        a batch is sent only after the previous one was acknowledged in full, so a failure never
+        reorders first deliveries; if anything fails, the exception propagates with no
+        unacknowledged row marked (they are sent again: at least once)."""
+        total = 0
+        while not (stop and stop.is_set()):
+            rows = self._select(self.batch_size)
+            if len(rows) == self.batch_size and self.pipelined:
+                return total + self._relay_pipelined(rows, stop, on_batch)
+            # A batch that is not full (the low-rate path: one row per wake-up) is sent and marked
+            # in turn, in this thread: pipelining buys nothing there and would cost a thread.
+            if rows:
+                self._mark(rows, self._send(rows))
+                if on_batch:
+                    on_batch()
+            total += len(rows)
+            if len(rows) < self.batch_size:
+                break
+        return total
+
+    def _relay_pipelined(
+        self,
+        rows: list[tuple[int, Message]],
+        stop: threading.Event | None,
+        on_batch: Callable[[], None] | None,
+    ) -> int:
+        """Drain a busy outbox with the database work beside the sends: while batch N is in
+        flight (sent from a helper thread), this thread marks batch N-1 (acknowledged) and reads
+        batch N+1. The database stays on this thread's connection (the one reset_connection()
+        drops after a failure); psycopg releases the GIL while it waits for the server, so the
+        producer runs meanwhile. Batch N+1 is sent only once N is acknowledged in full, and N is
+        marked only then. If a send, a mark or a read fails, the batch in flight is waited for
+        (SEND_TIMEOUT_SECONDS at most) but not marked, and the exception propagates: every row
+        not marked is sent again (a resend of N after N+1 is a duplicate, which inboxes ignore)."""
+        total = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{self.alias}") as sender:
+            in_flight = sender.submit(self._send, rows)
+            while True:
+                following: list[tuple[int, Message]] = []
+                if len(rows) == self.batch_size and not (stop and stop.is_set()):
+                    # Read batch N+1 while N is in flight, so past N's last id: N is not marked
+                    # yet. A row with a lower id whose transaction commits late is not lost: the
+                    # next SELECT without that cursor (the next relay_pending) picks it up.
+                    following = self._select(self.batch_size, after=rows[-1][0])
+                sent = in_flight.result()  # raises if N failed: nothing of N is marked
+                if stop and stop.is_set():  # asked while N was in flight: N is the last one
+                    following = []
+                if following:
+                    in_flight = sender.submit(self._send, following)
+                self._mark(rows, sent)  # N acknowledged; marked while N+1 is in flight
+                total += len(rows)
+                if on_batch:
+                    on_batch()
+                if not following:
+                    return total
+                rows = following
+
+    def _send(self, rows: list[tuple[int, Message]]) -> tuple[list[Message], float]:
+        """Send the rows' messages and wait for every acknowledgement (raises otherwise).
+        Returns the messages as sent and when sending started, for _mark()."""
         started = time.perf_counter()
         try:
             # Each row's `send` span continues the trace stored in the row; the records carry it.
@@ -58,47 +131,59 @@ class Relay:
         except Exception:
             metrics.RELAY_FAILURES.labels(self.alias).inc()
             raise
+        return messages, started
+
+    def _mark(self, rows: list[tuple[int, Message]], sent: tuple[list[Message], float]) -> None:
+        """Mark acknowledged rows published, and count them."""
+        messages, started = sent
         faults.point("relay.sent_before_marked")
-        mark_published(self.alias, [r[0] for r in rows])
+        mark_published(self.alias, [row[0] for row in rows])
         metrics.RELAY_BATCH_SECONDS.labels(self.alias).observe(time.perf_counter() - started)
         for topic, count in Counter(message.topic for message in messages).items():
             metrics.RELAYED.labels(self.alias, topic).inc(count)
-        return len(rows)
-
-    def relay_pending(
-        self, stop: threading.Event | None = None, on_batch: Callable[[], None] | None = None
-    ) -> int:
-        """Relay batches until the outbox is empty (or `stop` is set between batches); `on_batch`
-        is called after each batch sent (the loop's liveness: draining a long backlog is progress)."""
-        total = 0
-        while not (stop and stop.is_set()):
-            sent = self.relay_batch()
-            if on_batch:
-                on_batch()
-            total += sent
-            if sent < self.batch_size:
-                break
-        return total
 
 
 class UnpublishedRows:
     """The relay's one query, compiled by the ORM once and then run as plain SQL: a relay woken
     for every commit runs it dozens of times a second, and compiling the queryset each time cost
-    more CPU than running it. Calling it returns (id, Message) of the oldest unpublished rows."""
+    more CPU than running it. Calling it returns (id, Message) of the oldest unpublished rows;
+    with `after`, of those past that id (the next batch, read while a full one is in flight)."""
+
+    # Compiled in place of `after`, then replaced by it: ids are positive.
+    _AFTER = -1
 
     def __init__(self, alias: str):
         self.alias = alias
-        self._sql: dict[int, tuple[str, tuple]] = {}
+        self._sql: dict[int, tuple[str, tuple | None]] = {}
+        self._cursored: dict[int, tuple[str, list, int]] = {}
 
-    def __call__(self, limit: int) -> list[tuple[int, Message]]:
-        if limit not in self._sql:
-            rows = OutboxEvent.objects.using(self.alias).filter(published_at__isnull=True)
-            query = _message_columns(rows)[:limit].query
-            self._sql[limit] = query.get_compiler(self.alias).as_sql()
-        sql, params = self._sql[limit]
+    def __call__(self, limit: int, after: int | None = None) -> list[tuple[int, Message]]:
+        params: Sequence[Any] | None
+        if after is None:
+            if limit not in self._sql:
+                self._sql[limit] = self._bound(*self._compile(limit))
+            sql, params = self._sql[limit]
+        else:
+            if limit not in self._cursored:
+                sql, params = self._compile(limit, id__gt=self._AFTER)
+                self._cursored[limit] = (sql, list(params), list(params).index(self._AFTER))
+            sql, params, position = self._cursored[limit]
+            params = [*params[:position], after, *params[position + 1 :]]
         with connections[self.alias].cursor() as cursor:
             cursor.execute(sql, params)
             return _messages(cursor.fetchall())
+
+    def _compile(self, limit: int, **where: Any) -> tuple[str, tuple]:
+        rows = OutboxEvent.objects.using(self.alias).filter(published_at__isnull=True, **where)
+        return _message_columns(rows)[:limit].query.get_compiler(self.alias).as_sql()
+
+    def _bound(self, sql: str, params: tuple) -> tuple[str, tuple | None]:
+        connection = connections[self.alias]
+        if connection.vendor == "postgresql":
+            # The parameters are constants (the envelope's key names): bound into the SQL once,
+            # not quoted again by psycopg's client-side binding on every wake-up.
+            return connection.ops.compose_sql(sql, params), None
+        return sql, params
 
 
 def mark_published(alias: str, ids: list[int]) -> None:
@@ -106,19 +191,19 @@ def mark_published(alias: str, ids: list[int]) -> None:
     WAL flush (synchronous_commit off, for this statement's transaction only): a mark lost in a
     database crash only means those rows are sent again, which consumers' inboxes make harmless.
     SET LOCAL and the UPDATE go in one round trip — several statements in one simple query
-    form one implicit transaction (psycopg's client-side binding, Django's default)."""
+    form one implicit transaction (psycopg's client-side binding, Django's default). published_at
+    is the server's time of the statement."""
     connection = connections[alias]
-    now = timezone.now()
     if several_statements_per_query(alias):
         table = connection.ops.quote_name(OutboxEvent._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SET LOCAL synchronous_commit = off;"
-                f" UPDATE {table} SET published_at = %s WHERE id = ANY(%s)",
-                [now, ids],
+                f" UPDATE {table} SET published_at = statement_timestamp() WHERE id = ANY(%s)",
+                [ids],
             )
         return
-    OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=now)
+    OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=timezone.now())
 
 
 def outbox_messages(rows: QuerySet[OutboxEvent], limit: int) -> list[tuple[int, Message]]:
@@ -136,13 +221,15 @@ def _message_columns(rows: QuerySet[OutboxEvent]) -> QuerySet:
 
 def _messages(rows: Iterable[tuple]) -> list[tuple[int, Message]]:
     return [
-        (id_, Message(topic, key, _present(zip(ATTRIBUTES, attributes, strict=True)), data))
-        for id_, topic, key, data, *attributes in rows
+        (id_, Message(topic, key, _present(attributes), data)) for id_, topic, key, data, *attributes in rows
     ]
 
 
-def _present(attributes: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    return {name: value for name, value in attributes if value is not None}
+def _present(values: list[Any]) -> dict[str, Any]:
+    """The attributes that are set (ATTRIBUTES' values in order, None where absent)."""
+    if None in values:
+        return {name: value for name, value in zip(ATTRIBUTES, values, strict=True) if value is not None}
+    return dict(zip(ATTRIBUTES, values, strict=True))
 
 
 def backlog(alias: str) -> tuple[int, float | None]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from events.transports import Message
@@ -50,6 +52,10 @@ def producer_config(bootstrap_servers: list[str]) -> dict[str, Any]:
 class KafkaTransport:
     """The relay's transport to Kafka: send() returns once the broker acknowledged every record."""
 
+    # send() touches no database and the producer is thread-safe: the relay may send one batch
+    # from a helper thread while it marks the previous one and reads the next (Relay.pipelined).
+    pipelined = True
+
     def __init__(self, bootstrap_servers: list[str]):
         self.bootstrap_servers = bootstrap_servers
         self._producer: Any = None  # kafka.KafkaProducer, made on first use
@@ -69,16 +75,23 @@ class KafkaTransport:
         its sockets open and answers nothing)."""
         deadline = time.monotonic() + SEND_TIMEOUT_SECONDS
         try:
+            producer = self.producer
+            topics: dict[str, str] = {}  # logical -> broker-side name, once per batch
             futures = []
             for message in messages:
                 key, value, headers = message.to_kafka()
-                topic = kafka_name(message.topic)
-                futures.append(self.producer.send(topic, key=key, value=value, headers=headers))
+                if (topic := topics.get(message.topic)) is None:
+                    topic = topics[message.topic] = kafka_name(message.topic)
+                futures.append(producer.send(topic, key=key, value=value, headers=headers))
             # Not flush(timeout): kafka-python waits up to `timeout` for EACH batch in turn (one
-            # per partition), so a frozen broker held a relay 65 s in a 30 s send. linger_ms
-            # sends the batches; one deadline bounds the wait for all of them.
-            for future in futures:
-                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            # per partition), so a frozen broker held a relay 65 s in a 30 s send. The batches
+            # go out now (_sending_now); one deadline bounds the wait for all of them.
+            with _sending_now(producer):
+                for future in futures:
+                    if not future.is_done:  # most are by then: acks come a batch at a time
+                        future.get(timeout=max(0.0, deadline - time.monotonic()))
+                    elif future.failed():
+                        raise future.exception
         except Exception:
             # A producer that failed mid-batch may hold half-sent state: start afresh next time.
             self._abandon()
@@ -109,6 +122,24 @@ class KafkaTransport:
         except Exception as exc:
             log.warning("closing the Kafka producer failed, dropping its pending records: %s", exc)
             _discard(producer)
+
+
+@contextlib.contextmanager
+def _sending_now(producer: Any) -> Iterator[None]:
+    """Make the records already sent ready to go at once, while the block waits for their acks:
+    the first half of KafkaProducer.flush(), without its wait (see send()). The relay waits for
+    every ack right after its last record, so lingering (linger_ms) after that record only adds
+    latency and, for the one record of a quiet wake-up, a second turn of the sender thread.
+    linger_ms still batches the records of a big batch while they are being appended."""
+    # kafka-python (pinned) has no public "send now": flush() is begin_flush(), a wake-up of the
+    # sender thread, and a wait that ends the flush; a flush in progress makes every batch ready.
+    accumulator = producer._accumulator
+    accumulator.begin_flush()
+    try:
+        producer._sender.wakeup()
+        yield
+    finally:
+        accumulator._flushes_in_progress.decrement()
 
 
 def _discard(producer: Any) -> None:
