@@ -15,9 +15,16 @@ import environ
 ENGINES = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
 
 
-def config_from_url(url: str, *, conn_max_age: int = 0) -> dict[str, Any]:
+def config_from_url(url: str, *, conn_max_age: int = 0, prepared_statements: bool = True) -> dict[str, Any]:
     """The DATABASES entry for `url` (postgres://..., sqlite:///...). Raises ValueError for a URL
-    whose scheme is not a database."""
+    whose scheme is not a database.
+
+    On Postgres, statements are sent with server-side binding and prepared on their connection
+    the second time they run: every handler, the relay and publish() repeat the same few
+    statements all day, and parsing and planning them each time was a quarter of Postgres's CPU
+    per order (bench/RESULTS.md, issue 14). `prepared_statements=False` (settings:
+    DATABASE_PREPARED_STATEMENTS=false) is for a pooler in transaction mode (PgBouncer before
+    1.21), where the next transaction may run on a server connection that never prepared them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # django-environ warns, then returns no engine: we raise
         config = environ.Env.db_url_config(url)
@@ -34,7 +41,9 @@ def config_from_url(url: str, *, conn_max_age: int = 0) -> dict[str, Any]:
     else:
         config["CONN_MAX_AGE"] = conn_max_age
         config["CONN_HEALTH_CHECKS"] = True
-        config["OPTIONS"] = {"connect_timeout": 5}
+        config["OPTIONS"] = {"connect_timeout": 5, "server_side_binding": True}
+        if prepared_statements:
+            config["OPTIONS"]["prepare_threshold"] = 2
     return config
 
 

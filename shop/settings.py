@@ -84,7 +84,11 @@ def _database(alias: str) -> dict:
     url = env.str(f"DATABASE_URL_{alias.upper()}", default="")
     if not url:
         url = f"sqlite:///{DATA_DIR / (alias + '.sqlite3')}"
-    config = config_from_url(url, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=60))
+    config = config_from_url(
+        url,
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=60),
+        prepared_statements=env.bool("DATABASE_PREPARED_STATEMENTS", default=True),
+    )
     test_name = env.str(f"TEST_DATABASE_NAME_{alias.upper()}", default=None)
     if test_name is None and config["ENGINE"] == "django.db.backends.sqlite3":
         # Files, not shared-cache memory: concurrency tests need SQLite's busy timeout and WAL,

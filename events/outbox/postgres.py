@@ -25,14 +25,3 @@ def dedicated_connection(alias: str) -> psycopg.Connection[Any]:
         autocommit=True,
         connect_timeout=5,
     )
-
-
-def several_statements_per_query(alias: str) -> bool:
-    """Whether statements joined by `;` can go to database `alias` in one round trip: Postgres
-    with psycopg's client-side binding (Django's default), where a query with parameters is sent
-    as one simple query; server-side binding (OPTIONS server_side_binding) sends one statement
-    per query. Several statements in one simple query also run in one implicit transaction."""
-    connection = connections[alias]
-    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
-        "server_side_binding"
-    )

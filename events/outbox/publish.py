@@ -12,7 +12,6 @@ from events import tracing
 from events.envelope import Event
 from events.models import OutboxEvent
 from events.outbox import wakeup
-from events.outbox.postgres import several_statements_per_query
 from events.schemas import topic_for, validate
 
 
@@ -56,9 +55,9 @@ def publish(event_type: str, *, key: int | str, data: dict[str, Any], using: str
 
 def _insert(event: Event, topic: str, using: str) -> None:
     """The outbox row, by one plain INSERT (publish() is on every write's path, and the ORM's
-    create() cost more than the statement). On Postgres the NOTIFY that wakes relays in other
-    processes goes in the same round trip: several statements in one simple query (psycopg's
-    client-side binding, Django's default); with server-side binding, one after the other."""
+    create() cost more than the statement). On Postgres the same statement calls pg_notify(),
+    which wakes relays in other processes when the transaction commits: one round trip, and one
+    statement that the connection prepares once (shop/databases.py)."""
     connection = connections[using]
     fields = {f.name: f for f in OutboxEvent._meta.concrete_fields}
     values = {
@@ -75,14 +74,11 @@ def _insert(event: Event, topic: str, using: str) -> None:
         ", ".join(["%s"] * len(values)),
     )
     params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-    notify = wakeup.notify_statement(using)
+    if wakeup.notifies(using):
+        sql = f"WITH inserted AS ({sql} RETURNING 1) SELECT pg_notify(%s, '') FROM inserted"
+        params.append(wakeup.channel())
     with connection.cursor() as cursor:
-        if notify and several_statements_per_query(using):
-            cursor.execute(f"{sql}; {notify}", params)
-            return
         cursor.execute(sql, params)
-        if notify:
-            cursor.execute(notify)
 
 
 def source_of(event_type: str) -> str:

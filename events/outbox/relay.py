@@ -27,7 +27,6 @@ from events.envelope import ATTRIBUTES
 from events.models import OutboxEvent
 from events.outage import Outage, database_reachable, reset_connection
 from events.outbox.locks import lock_for
-from events.outbox.postgres import several_statements_per_query
 from events.outbox.wakeup import listen as listen_for_commits
 from events.settings import events_settings
 from events.transports import Message, Transport
@@ -188,18 +187,18 @@ class UnpublishedRows:
 
 def mark_published(alias: str, ids: list[int]) -> None:
     """Set published_at on the rows `ids`, in one statement. On Postgres without waiting for the
-    WAL flush (synchronous_commit off, for this statement's transaction only): a mark lost in a
-    database crash only means those rows are sent again, which consumers' inboxes make harmless.
-    SET LOCAL and the UPDATE go in one round trip — several statements in one simple query
-    form one implicit transaction (psycopg's client-side binding, Django's default). published_at
-    is the server's time of the statement."""
+    WAL flush (synchronous_commit off for this statement's own transaction, set by set_config()
+    in the statement itself, so one round trip): a mark lost in a database crash only means
+    those rows are sent again, which consumers' inboxes make harmless. published_at is the
+    server's time of the statement."""
     connection = connections[alias]
-    if several_statements_per_query(alias):
+    if connection.vendor == "postgresql":
         table = connection.ops.quote_name(OutboxEvent._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SET LOCAL synchronous_commit = off;"
-                f" UPDATE {table} SET published_at = statement_timestamp() WHERE id = ANY(%s)",
+                f"UPDATE {table} SET published_at = statement_timestamp()"
+                " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+                " WHERE id = ANY(%s)",
                 [ids],
             )
         return

@@ -37,14 +37,15 @@ def channel() -> str:
 
 def on_publish(using: str) -> None:
     """Called by publish() inside its transaction: wake the in-process relay once that
-    transaction commits. (Relays in other processes: publish() sends notify_statement().)"""
+    transaction commits. (Relays in other processes: publish()'s INSERT calls notifies().)"""
     transaction.on_commit(lambda: kick(using), using=using)
 
 
-def notify_statement(using: str) -> str | None:
-    """The statement that, sent inside a transaction on database `using`, wakes every relay
-    LISTENing on it when that transaction commits; None where there is no NOTIFY (SQLite)."""
-    return f"NOTIFY {channel()}" if connections[using].vendor == "postgresql" else None
+def notifies(using: str) -> bool:
+    """Whether database `using` has NOTIFY (Postgres; not SQLite): publish() then calls
+    pg_notify(channel(), '') inside its transaction, and every relay LISTENing on the channel
+    is woken when that transaction commits."""
+    return connections[using].vendor == "postgresql"
 
 
 def listen(alias: str, wake: threading.Event, stop: threading.Event, notified: set[str]) -> None:
