@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.apps import apps
 
@@ -24,14 +25,16 @@ class Handler:
     func: HandlerFunc
     database: str | None = None  # defaults to where the app's handlers write (APP_DATABASES)
 
-    @property
+    # app_label and name depend on the function alone: computed once, not for every event
+    # (apps.get_containing_app_config scans the app registry).
+    @cached_property
     def app_label(self) -> str:
         config = apps.get_containing_app_config(self.func.__module__)
         if config is None:
             raise LookupError(f"handler {self.func.__qualname__} is not in an installed app")
         return config.label
 
-    @property
+    @cached_property
     def name(self) -> str:
         """Stable identity of this handler: the inbox and dead letters are keyed by it."""
         return f"{self.app_label}.{self.func.__name__}"

@@ -162,8 +162,9 @@ def _count_applied(event: Event) -> list[int]:
 
 
 def _locked_summary(generation: int, order_id: int) -> OrderSummary | None:
+    # (generation, order_id) is unique: a plain LIMIT 1, without the ORDER BY that first() adds.
     summaries = OrderSummary.objects.using(ALIAS).select_for_update()
-    return summaries.filter(generation=generation, order_id=order_id).first()
+    return next(iter(summaries.filter(generation=generation, order_id=order_id)[:1]), None)
 
 
 def _insert(summary: OrderSummary) -> bool:
