@@ -180,7 +180,7 @@ class UnpublishedRows:
         connection = connections[self.alias]
         if connection.vendor == "postgresql":
             # The parameters are constants (the envelope's key names): bound into the SQL once,
-            # not quoted again by psycopg's client-side binding on every wake-up.
+            # not converted again by psycopg on every wake-up.
             return connection.ops.compose_sql(sql, params), None
         return sql, params
 
@@ -198,8 +198,10 @@ def mark_published(alias: str, ids: list[int]) -> None:
             cursor.execute(
                 f"UPDATE {table} SET published_at = statement_timestamp()"
                 " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
-                " WHERE id = ANY(%s)",
-                [ids],
+                " WHERE id = ANY(%s::bigint[])",
+                # The array as one text literal: psycopg's list dumper converts the 500 ids of a
+                # batch one by one in Python (~0.3 ms per batch), str.join does it in C.
+                ["{" + ",".join(map(str, ids)) + "}"],
             )
         return
     OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=timezone.now())
