@@ -453,6 +453,35 @@ def run_client_alone(
     return {"events": len(records), "seconds": wall, "cpu": cpu, "batches": -(-len(records) // batch_size)}
 
 
+def run_client_trickle(bootstrap: list[str], topic: str, rows: list[tuple], rate: float) -> dict:
+    """The client alone at a low rate: one record at a time, `rate` per second, each sent, flushed
+    and waited for (what a relay wake-up with one row asks of it), the relay's producer settings.
+    This process's CPU over the run, all threads (the sender thread included), per record: the
+    floor under the relay's CPU per wake-up that no relay on this client can go below."""
+    from kafka import KafkaProducer
+
+    from events.envelope import Event
+    from events.transports.kafka.producer import producer_config
+
+    records = [Event.from_dict(json.loads(r[4])).to_kafka() for r in rows]
+    producer = KafkaProducer(**producer_config(bootstrap))
+    try:
+        key, value, headers = records[0]
+        producer.send(topic, key=key, value=value, headers=headers).get(timeout=30)  # warm up
+        time.sleep(0.5)
+        cpu0, started = cpu_seconds(), time.perf_counter()
+        for i, (key, value, headers) in enumerate(records):
+            if (delay := started + i / rate - time.perf_counter()) > 0:
+                time.sleep(delay)
+            future = producer.send(topic, key=key, value=value, headers=headers)
+            producer.flush()
+            future.get(timeout=30)
+        cpu = cpu_seconds() - cpu0
+    finally:
+        producer.close(timeout=5)
+    return {"per_record": cpu / len(records), "records": len(records), "rate": rate}
+
+
 def run_wakeups(
     alias: str, n: int, rate: float, rest_seconds: float, size: int, workdir: Path, spy: PySpy | None = None
 ) -> dict:
@@ -666,6 +695,13 @@ def main() -> int:
                 )
             if spy:
                 wakeups["profile"] = spy.report(top=30)
+            print(
+                f"  kafka-python client alone: {args.wakeup_events} records, one at a time,"
+                f" at {args.wakeup_rate:g}/s..."
+            )
+            wakeups["client"] = run_client_trickle(
+                bootstrap, topic, rows[: args.wakeup_events], args.wakeup_rate
+            )
 
         perf: list[tuple[str, dict | None, str]] = []
         if not args.no_broker_baseline:
@@ -776,6 +812,12 @@ def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> No
             f" {1000 * wakeups['per_event']:.2f} ms of CPU per event (= per wake-up), over"
             f" {wakeups['events']} events; at rest: {100 * wakeups['rest']:.2f}% of a core"
             f" (over {wakeups['rest_seconds']:.0f} s)"
+        )
+        client_floor = wakeups["client"]
+        print(
+            f"kafka-python client alone at {client_floor['rate']:g} records/s, one send + flush + get each:"
+            f" {1000 * client_floor['per_record']:.2f} ms of CPU per record, over {client_floor['records']}"
+            " (the client's own share of a one-row wake-up)"
         )
         if wakeups.get("profile"):
             print(wakeups["profile"])
