@@ -15,22 +15,32 @@ ORDER_REJECTED = "shop.orders.order_rejected.v1"
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases=["orders"], transaction=True)]
 
 
-def test_a_listening_relay_is_woken_when_a_publishing_transaction_commits_and_not_before():
+@pytest.fixture
+def relay():
+    """A connection LISTENing as a relay in another process does."""
     require("PostgreSQL (DATABASE_URL_ORDERS)", connections["orders"].vendor == "postgresql")
-    with dedicated_connection("orders") as relay:
-        relay.execute(f"LISTEN {wakeup.channel()}")
-        with transaction.atomic(using="orders"):
-            publish(ORDER_REJECTED, key=1, data={"order_id": 1, "reason": "out of stock"}, using="orders")
-            assert list(relay.notifies(timeout=0.5, stop_after=1)) == []
-        woken = list(relay.notifies(timeout=5, stop_after=1))
-    assert [n.channel for n in woken] == [wakeup.channel()]
+    with dedicated_connection("orders") as connection:
+        connection.execute(f"LISTEN {wakeup.channel()}")
+        yield connection
 
 
-def test_a_rolled_back_publish_wakes_no_relay():
-    require("PostgreSQL (DATABASE_URL_ORDERS)", connections["orders"].vendor == "postgresql")
-    with dedicated_connection("orders") as relay:
-        relay.execute(f"LISTEN {wakeup.channel()}")
-        with transaction.atomic(using="orders"):
-            publish(ORDER_REJECTED, key=1, data={"order_id": 1, "reason": "out of stock"}, using="orders")
-            transaction.set_rollback(True, using="orders")  # the business write failed
-        assert list(relay.notifies(timeout=1, stop_after=1)) == []
+def woken(relay, timeout: float) -> list[str]:
+    return [n.channel for n in relay.notifies(timeout=timeout, stop_after=1)]
+
+
+def publish_an_event():
+    publish(ORDER_REJECTED, key=1, data={"order_id": 1, "reason": "out of stock"}, using="orders")
+
+
+def test_a_listening_relay_is_woken_when_a_publishing_transaction_commits_and_not_before(relay):
+    with transaction.atomic(using="orders"):
+        publish_an_event()
+        assert woken(relay, timeout=0.5) == []
+    assert woken(relay, timeout=5) == [wakeup.channel()]
+
+
+def test_a_rolled_back_publish_wakes_no_relay(relay):
+    with transaction.atomic(using="orders"):
+        publish_an_event()
+        transaction.set_rollback(True, using="orders")  # the business write failed
+    assert woken(relay, timeout=1) == []
