@@ -181,7 +181,8 @@ class UnpublishedRows:
         if connection.vendor == "postgresql":
             # The parameters are constants (the envelope's key names): bound into the SQL once,
             # not converted again by psycopg on every wake-up.
-            return connection.ops.compose_sql(sql, params), None
+            ops: Any = connection.ops  # compose_sql() is Postgres's own, not in the base class
+            return ops.compose_sql(sql, params), None
         return sql, params
 
 
