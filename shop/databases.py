@@ -21,7 +21,7 @@ def config_from_url(url: str, *, conn_max_age: int = 0, prepared_statements: boo
 
     On Postgres, statements are sent with server-side binding and prepared on their connection
     the second time they run: every handler, the relay and publish() repeat the same few
-    statements all day, and parsing and planning them each time was a quarter of Postgres's CPU
+    statements all day, and parsing and planning them each time was a fifth of Postgres's CPU
     per order (bench/RESULTS.md, issue 14). `prepared_statements=False` (settings:
     DATABASE_PREPARED_STATEMENTS=false) is for a pooler in transaction mode (PgBouncer before
     1.21), where the next transaction may run on a server connection that never prepared them."""

@@ -61,7 +61,7 @@ def consumer_config(alias: str) -> dict[str, Any]:
         # move to a live one within the session timeout.
         "session_timeout_ms": 10_000,
         # A third of the session timeout (Kafka's advice): a member learns of a rebalance
-        # within 2 s; a heartbeat a second cost an idle consumer a third of its CPU at rest.
+        # within 2 s; a heartbeat a second was about a quarter of an idle consumer's CPU.
         "heartbeat_interval_ms": 2_000,
         "max_poll_records": 200,
         # How long the broker holds a fetch that finds nothing new. It answers as soon as a record
