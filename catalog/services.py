@@ -13,8 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from catalog.apps import ALIAS
@@ -28,6 +27,7 @@ from shop.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
+from shop.statements import insert_rows, insert_unless_exists
 
 CENT = Decimal("0.01")
 # The event schemas cap one line's quantity at this; a problem report stays within it.
@@ -227,19 +227,19 @@ class ReservationResult:
 
 
 class _Shortage(Exception):
-    """A conditional decrement matched no row: undo the reservation's savepoint."""
+    """The decrement found less stock than the check did (possible only without row locks)."""
 
 
 def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> ReservationResult:
     """Reserve every line of an order, or none of them.
 
     Publishes `stock_reserved` (and records a StockReservation) or `stock_rejected` with the
-    reason and one problem per product that could not be reserved; a rejection changes no stock.
-    Never oversells, whatever runs concurrently: each decrement is a conditional
-    `UPDATE ... SET stock = stock - qty WHERE stock >= qty AND active`, all inside a savepoint
-    that a single shortage rolls back, and rows are taken in product_id order so two orders
-    sharing products queue rather than deadlock. Idempotent per order: if the order already has
-    a reservation (reserved or released) nothing changes and nothing is published.
+    reason and one problem per product that could not be reserved; a rejection changes no stock
+    and records nothing. Never oversells, whatever runs concurrently: the decrement is a
+    conditional `UPDATE ... SET stock = stock - qty WHERE stock >= qty AND active`, undone if it
+    falls short on any product, and rows are locked in product_id order so two orders sharing
+    products queue rather than deadlock. Idempotent per order: if the order already has a
+    reservation (reserved or released) nothing changes and nothing is published.
     Raises InvalidReservation for no lines or non-positive quantities.
     """
     stock_lines = [StockLine(int(product_id), int(quantity)) for product_id, quantity in lines]
@@ -248,24 +248,29 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
     if any(line.quantity < 1 or line.product_id < 1 for line in stock_lines):
         raise InvalidReservation(f"order {order_id}: product ids and quantities must be positive")
     wanted = _per_product(stock_lines)
-    with transaction.atomic(using=ALIAS):
-        existing = StockReservation.objects.filter(order_id=order_id).first()
-        if existing is not None:
+    # No savepoint: what fails in here fails the caller's transaction too (a handler's, whose
+    # event is then retried whole), and a savepoint was two more round trips per order.
+    with transaction.atomic(using=ALIAS, savepoint=False):
+        # Claiming the order is the idempotency check: its order_id is unique, so a repeat (even
+        # a concurrent one, which waits for the first to commit) inserts nothing.
+        reservation = StockReservation(order_id=order_id)
+        if not insert_unless_exists(reservation, unique=("order_id",), using=ALIAS):
+            existing = StockReservation.objects.get(order_id=order_id)
             return ReservationResult(reserved=True, reservation=existing, repeated=True)
         # Row locks (where the database has them) in product_id order: a consistent view for the
         # problem report, and no lock-order deadlock between two orders.
         products = _products_locked(wanted)
         problems = _problems(wanted, products)
-        reservation = None
         if not problems:
             try:
-                reservation = _take(order_id, stock_lines, wanted)
+                _take(wanted)
             except _Shortage as shortage:
                 # Only reachable without row locks (the stock moved after we looked): report what
                 # is there now, and at least the product that ran short.
                 products = _products_locked(wanted)
                 problems = _problems(wanted, products) or _shortage_problem(shortage, wanted, products)
         if problems:
+            reservation.delete()  # only reservations that took stock are recorded
             result = ReservationResult(reserved=False, problems=tuple(problems))
             publish(
                 STOCK_REJECTED,
@@ -278,6 +283,12 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
                 using=ALIAS,
             )
             return result
+        insert_rows(
+            ReservationLine,
+            ["reservation_id", "product_id", "quantity"],
+            [(reservation.pk, line.product_id, line.quantity) for line in stock_lines],
+            using=ALIAS,
+        )
         publish(
             STOCK_RESERVED,
             key=order_id,
@@ -303,8 +314,11 @@ def release_stock(*, order_id: int) -> StockReservation | None:
             return None
         reservation = StockReservation.objects.get(order_id=order_id)
         lines = [StockLine(line.product_id, line.quantity) for line in reservation.lines.order_by("id")]
-        for product_id, quantity in _per_product(lines).items():
-            Product.objects.filter(pk=product_id).update(stock=F("stock") + quantity)
+        returned = _per_product(lines)
+        # Locked first, in product_id order: one UPDATE of several rows locks them in whatever
+        # order its plan visits them, and two such orders could deadlock.
+        _products_locked(returned)
+        _add_stock(returned)
         publish(
             STOCK_RELEASED,
             key=order_id,
@@ -317,21 +331,34 @@ def release_stock(*, order_id: int) -> StockReservation | None:
 # --- internals --------------------------------------------------------------------------------
 
 
-def _take(order_id: int, lines: list[StockLine], wanted: dict[int, int]) -> StockReservation:
-    # A savepoint: a shortage on a later product undoes the decrements already made.
-    with transaction.atomic(using=ALIAS):
-        reservation = StockReservation.objects.create(order_id=order_id)
-        for product_id, quantity in wanted.items():
-            taken = Product.objects.filter(pk=product_id, active=True, stock__gte=quantity).update(
-                stock=F("stock") - quantity
-            )
-            if taken != 1:
-                raise _Shortage(product_id)
-        ReservationLine.objects.bulk_create(
-            ReservationLine(reservation=reservation, product_id=line.product_id, quantity=line.quantity)
-            for line in lines
-        )
-    return reservation
+def _take(wanted: dict[int, int]) -> None:
+    """Take `wanted` (product_id -> quantity) from the stock: all of it, or none and _Shortage."""
+    taken = _add_stock({product_id: -quantity for product_id, quantity in wanted.items()})
+    if len(taken) < len(wanted):
+        # The rows were not locked (SQLite): give back what this statement took.
+        _add_stock({product_id: wanted[product_id] for product_id in taken})
+        raise _Shortage(min(set(wanted) - set(taken)))
+
+
+def _add_stock(deltas: dict[int, int]) -> list[int]:
+    """Add each delta to its product's stock, by one statement for all of them (one ORM
+    update() per product cost a round trip and a compile each). A negative delta applies only
+    to an active product with that much stock. Returns the ids of the products changed."""
+    connection = connections[ALIAS]
+    table, id_, active, stock = map(
+        connection.ops.quote_name, (Product._meta.db_table, "id", "active", "stock")
+    )
+    # (product_id, delta) rows; VALUES names them column1, column2 on Postgres and SQLite alike.
+    sql = (
+        f"UPDATE {table} SET {stock} = {table}.{stock} + delta.column2"
+        f" FROM (VALUES {', '.join(['(%s, %s)'] * len(deltas))}) AS delta"
+        f" WHERE {table}.{id_} = delta.column1"
+        f" AND (delta.column2 >= 0 OR ({table}.{active} AND {table}.{stock} >= -delta.column2))"
+        f" RETURNING {table}.{id_}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for item in deltas.items() for value in item])
+        return [product_id for (product_id,) in cursor.fetchall()]
 
 
 def _per_product(lines: Iterable[StockLine]) -> dict[int, int]:
@@ -342,12 +369,34 @@ def _per_product(lines: Iterable[StockLine]) -> dict[int, int]:
     return dict(sorted(totals.items()))
 
 
-def _products_locked(wanted: dict[int, int]) -> dict[int, Product]:
-    rows = Product.objects.select_for_update().filter(pk__in=list(wanted)).order_by("pk")
-    return {product.pk: product for product in rows}
+class _Stock(NamedTuple):
+    """What the reservation checks of a product."""
+
+    sku: str
+    active: bool
+    stock: int
 
 
-def _problems(wanted: dict[int, int], products: dict[int, Product]) -> list[StockProblem]:
+def _products_locked(wanted: dict[int, int]) -> dict[int, _Stock]:
+    """The products of `wanted` by id, their rows locked (where the database has row locks) in
+    product_id order. A plain statement: building it with the ORM's select_for_update() cost
+    ~0.45 ms of CPU per order more (measured through apply_batch on Postgres)."""
+    connection = connections[ALIAS]
+    table, id_, sku, active, stock = map(
+        connection.ops.quote_name, (Product._meta.db_table, "id", "sku", "active", "stock")
+    )
+    sql = (
+        f"SELECT {id_}, {sku}, {active}, {stock} FROM {table}"
+        f" WHERE {id_} IN ({', '.join(['%s'] * len(wanted))}) ORDER BY {id_}"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(wanted))
+        return {row[0]: _Stock(row[1], bool(row[2]), row[3]) for row in cursor.fetchall()}
+
+
+def _problems(wanted: dict[int, int], products: dict[int, _Stock]) -> list[StockProblem]:
     problems = []
     for product_id, quantity in wanted.items():
         product = products.get(product_id)
@@ -365,7 +414,7 @@ def _problems(wanted: dict[int, int], products: dict[int, Product]) -> list[Stoc
 
 
 def _shortage_problem(
-    shortage: _Shortage, wanted: dict[int, int], products: dict[int, Product]
+    shortage: _Shortage, wanted: dict[int, int], products: dict[int, _Stock]
 ) -> list[StockProblem]:
     (product_id,) = shortage.args
     product = products.get(product_id)

@@ -17,13 +17,14 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from delivery.apps import ALIAS
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import publish, tracing
 from shop import event_types
+from shop.statements import insert_rows, insert_unless_exists
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,15 @@ def create_shipment(*, order_id: int, customer_id: int, address: str) -> Shipmen
     publishes `shipment_created`, is due for its first automatic step DELIVERY_STEP_SECONDS
     later and, once committed, has that step queued.
     """
-    with transaction.atomic(using=ALIAS):
-        existing = Shipment.objects.filter(order_id=order_id).first()
-        if existing is not None:
-            return existing
-        try:
-            # Savepoint: losing an insert race must not poison the caller's transaction.
-            with transaction.atomic(using=ALIAS):
-                shipment = Shipment.objects.create(
-                    order_id=order_id, customer_id=customer_id, address=address, next_step_due_at=_due()
-                )
-        except IntegrityError:
-            existing = Shipment.objects.filter(order_id=order_id).first()
-            if existing is None:  # the constraint that failed was not order_id's
-                raise
-            return existing
+    # No savepoint: what fails in here fails the caller's transaction too (a handler's, whose
+    # event is then retried whole), and a savepoint was two more round trips per order.
+    with transaction.atomic(using=ALIAS, savepoint=False):
+        shipment = Shipment(
+            order_id=order_id, customer_id=customer_id, address=address, next_step_due_at=_due()
+        )
+        # order_id is unique: a repeat, even one racing this call, inserts nothing.
+        if not insert_unless_exists(shipment, unique=("order_id",), using=ALIAS):
+            return Shipment.objects.get(order_id=order_id)
         _record(shipment, ShipmentStatus.CREATED, note="order confirmed")
         _schedule_step(shipment.id, ShipmentStatus.CREATED)
     return shipment
@@ -180,10 +175,14 @@ def cancel_shipment(*, order_id: int) -> Shipment | None:
     return shipment
 
 
-def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatusChange:
+def _record(shipment: Shipment, status: str, *, note: str = "") -> None:
     """The history row of a status the shipment just reached, and the event announcing it."""
-    change = ShipmentStatusChange.objects.create(
-        shipment=shipment, status=status, at=timezone.now(), note=note
+    at = timezone.now()
+    insert_rows(
+        ShipmentStatusChange,
+        ["shipment_id", "status", "at", "note"],
+        [(shipment.id, status, at, note)],
+        using=ALIAS,
     )
     publish(
         EVENT_FOR_STATUS[status],
@@ -192,11 +191,10 @@ def _record(shipment: Shipment, status: str, *, note: str = "") -> ShipmentStatu
             "shipment_id": shipment.id,
             "order_id": shipment.order_id,
             "tracking_code": shipment.tracking_code,
-            "at": change.at.isoformat(),
+            "at": at.isoformat(),
         },
         using=ALIAS,
     )
-    return change
 
 
 def resume_stalled_shipments(*, now: datetime | None = None, limit: int = 500) -> list[int]:
