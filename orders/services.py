@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from events import publish
@@ -233,16 +234,61 @@ def _money(amount: Decimal) -> str:
 # --- status changes -------------------------------------------------------------------------------
 
 
-def _transition(order_id: int, *, allowed: Iterable[str], to: str, **fields: Any) -> bool:
-    """Move the order to `to` if its status is one of `allowed`; return whether it moved. A
-    conditional UPDATE, so a concurrent transition is never overwritten. Raises OrderNotFound
-    if there is no such order. Call inside a transaction on ALIAS."""
-    updated = Order.objects.filter(pk=order_id, status__in=list(allowed)).update(
-        status=to, updated_at=timezone.now(), **fields
+def _command() -> transaction.Atomic:
+    """The transaction of a command the saga's events drive: its own, or the caller's when there
+    is one (a consumer runs each handler inside its inbox transaction). No savepoint in the
+    caller's: it cost two statements per event, and an error rolls the caller's whole
+    transaction back anyway, so the event is applied again or parked, whole."""
+    return transaction.atomic(using=ALIAS, savepoint=False)
+
+
+def _transition(
+    order_id: int, *, allowed: Iterable[str], to: str, returning: Sequence[str] = (), **fields: Any
+) -> dict[str, Any] | None:
+    """Move the order to `to` if its status is one of `allowed`: a conditional UPDATE, so a
+    concurrent transition is never overwritten. Returns None if it did not move, else the
+    values of the `returning` fields as the move left them (a dict, empty if none asked).
+    Raises OrderNotFound if there is no such order. Call inside a transaction on ALIAS."""
+    allowed = [str(status) for status in allowed]
+    changes = {"status": to, "updated_at": timezone.now(), **fields}
+    connection = connections[ALIAS]
+    quote = connection.ops.quote_name
+    # One UPDATE ... RETURNING written out: update() compiled a query per event and could not
+    # return the row, so a SELECT followed; the two were ~60% of confirming an order (measured).
+    sql = (
+        f"UPDATE {quote(Order._meta.db_table)}"
+        f" SET {', '.join(f'{quote(_column(name))} = %s' for name in changes)}"
+        f" WHERE {quote(_column('id'))} = %s"
+        f" AND {quote(_column('status'))} IN ({', '.join(['%s'] * len(allowed))})"
+        f" RETURNING {', '.join(quote(_column(name)) for name in ['id', *returning])}"
     )
-    if not updated and not Order.objects.filter(pk=order_id).exists():
-        raise OrderNotFound(order_id)
-    return bool(updated)
+    values = [_order_field(name).get_db_prep_save(value, connection) for name, value in changes.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, order_id, *allowed])
+        row = cursor.fetchone()
+    if row is None:
+        if not Order.objects.filter(pk=order_id).exists():
+            raise OrderNotFound(order_id)
+        return None
+    return {name: _from_db(_order_field(name), value) for name, value in zip(returning, row[1:], strict=True)}
+
+
+def _order_field(name: str) -> Field[Any, Any]:
+    return cast(Field, Order._meta.get_field(name))
+
+
+def _column(name: str) -> str:
+    field = _order_field(name)
+    return field.column or field.attname
+
+
+def _from_db(field: Field[Any, Any], value: Any) -> Any:
+    """A value read with raw SQL, converted as the ORM would (SQLite's text datetimes...)."""
+    connection = connections[ALIAS]
+    column = field.get_col(Order._meta.db_table)
+    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = convert(value, column, connection)
+    return value
 
 
 def _transition_announced(
@@ -250,7 +296,7 @@ def _transition_announced(
 ) -> bool:
     """_transition(), and if the order moved, publish `event` (type, data) in the same
     transaction. Call inside a transaction on ALIAS."""
-    if not _transition(order_id, allowed=allowed, to=to, **fields):
+    if _transition(order_id, allowed=allowed, to=to, **fields) is None:
         return False
     event_type, data = event
     publish(event_type, key=order_id, data=data, using=ALIAS)
@@ -270,7 +316,7 @@ def cancel_order(*, order_id: int, reason: str, by_customer_id: int | None = Non
         owner = Order.objects.filter(pk=order_id).values_list("customer_id", flat=True).first()
         if owner is None or (by_customer_id is not None and owner != by_customer_id):
             raise OrderNotFound(order_id)
-        if not _transition(order_id, allowed=CANCELLABLE, to=Status.CANCELLED, status_reason=reason):
+        if _transition(order_id, allowed=CANCELLABLE, to=Status.CANCELLED, status_reason=reason) is None:
             raise OrderNotCancellable(Order.objects.get(pk=order_id))
         event = publish(
             event_types.ORDER_CANCELLED,
@@ -309,18 +355,23 @@ def confirm_order(*, order_id: int) -> bool:
     Idempotent: an order no longer PENDING (already confirmed, or cancelled meanwhile, whose
     stock catalog releases on `order_cancelled`) is left alone. Returns whether it changed.
     """
-    with transaction.atomic(using=ALIAS):
-        if not _transition(order_id, allowed=[Status.PENDING], to=Status.CONFIRMED):
+    with _command():
+        order = _transition(
+            order_id,
+            allowed=[Status.PENDING],
+            to=Status.CONFIRMED,
+            returning=["customer_id", "shipping_address", "created_at"],
+        )
+        if order is None:
             return False
-        order = Order.objects.get(pk=order_id)
-        metrics.observe_on_commit(order_id, Status.CONFIRMED, order.created_at, using=ALIAS)
+        metrics.observe_on_commit(order_id, Status.CONFIRMED, order["created_at"], using=ALIAS)
         publish(
             event_types.ORDER_CONFIRMED,
             key=order_id,
             data={
                 "order_id": order_id,
-                "customer_id": order.customer_id,
-                "shipping_address": order.shipping_address,
+                "customer_id": order["customer_id"],
+                "shipping_address": order["shipping_address"],
             },
             using=ALIAS,
         )
@@ -331,7 +382,7 @@ def reject_order(*, order_id: int, reason: str) -> bool:
     """Stock could not be reserved: PENDING -> REJECTED with `reason`, and publish `order_rejected`.
     Idempotent, only from PENDING. Returns whether it changed."""
     reason = reason.strip() or "stock could not be reserved"
-    with transaction.atomic(using=ALIAS):
+    with _command():
         return _transition_announced(
             order_id,
             allowed=[Status.PENDING],
@@ -344,7 +395,7 @@ def reject_order(*, order_id: int, reason: str) -> bool:
 def record_shipment(*, order_id: int, shipment_id: int, tracking_code: str) -> bool:
     """Remember the shipment delivery created for the order (status unchanged). Only the first
     shipment counts; cancelled or rejected orders are left alone. Returns whether it changed."""
-    with transaction.atomic(using=ALIAS):
+    with _command():
         updated = Order.objects.filter(
             pk=order_id,
             status__in=[Status.CONFIRMED, Status.SHIPPED, Status.DELIVERED],
@@ -363,7 +414,7 @@ def mark_shipped(*, order_id: int, shipment_id: int, tracking_code: str) -> bool
     cancel), is left alone. Returns whether it changed.
     """
     shipped = {"order_id": order_id, "shipment_id": shipment_id, "tracking_code": tracking_code}
-    with transaction.atomic(using=ALIAS):
+    with _command():
         return _transition_announced(
             order_id,
             allowed=[Status.CONFIRMED],
@@ -378,16 +429,17 @@ def mark_delivered(*, order_id: int, shipment_id: int) -> bool:
     """The shipment was delivered: SHIPPED (or CONFIRMED, if the pickup event was lost) ->
     DELIVERED and publish `order_delivered`. Forward only; cancelled orders are left alone.
     Returns whether it changed."""
-    with transaction.atomic(using=ALIAS):
-        if not _transition(
+    with _command():
+        order = _transition(
             order_id,
             allowed=[Status.CONFIRMED, Status.SHIPPED],
             to=Status.DELIVERED,
             shipment_id=shipment_id,
-        ):
+            returning=["created_at"],
+        )
+        if order is None:
             return False
-        created_at = Order.objects.filter(pk=order_id).values_list("created_at", flat=True).get()
-        metrics.observe_on_commit(order_id, Status.DELIVERED, created_at, using=ALIAS)
+        metrics.observe_on_commit(order_id, Status.DELIVERED, order["created_at"], using=ALIAS)
         publish(
             event_types.ORDER_DELIVERED,
             key=order_id,
@@ -405,7 +457,7 @@ def upsert_product_snapshot(
 ) -> ProductSnapshot:
     """Make the snapshot of `product_id` equal to the given full state (create it if new).
     Idempotent. Events of one product arrive in order, so the latest applied is the newest."""
-    with transaction.atomic(using=ALIAS):
+    with _command():
         snapshot, _ = ProductSnapshot.objects.update_or_create(
             product_id=product_id,
             defaults={"sku": sku, "name": name, "price": price, "currency": currency, "active": active},
@@ -419,7 +471,7 @@ def change_product_price(*, product_id: int, price: Decimal, currency: str) -> N
     Raises UnknownProduct if orders has no snapshot of it (its product_created was missed): the
     event is then parked as a dead letter, visibly, instead of being guessed at.
     """
-    with transaction.atomic(using=ALIAS):
+    with _command():
         updated = ProductSnapshot.objects.filter(product_id=product_id).update(
             price=price, currency=currency, updated_at=timezone.now()
         )

@@ -22,6 +22,16 @@ def feed(handler: str, evt: Event) -> Outcome:
     return deliver(evt, get_handler(f"orders.{handler}"), attempts=1)
 
 
+def saga_observations(status: str) -> tuple[float, float]:
+    """(count, sum of seconds) of the saga histogram for `status`, to compare before and after."""
+    from prometheus_client import REGISTRY
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(f"shop_order_saga_seconds_{name}", {"status": status}) or 0.0
+
+    return sample("count"), sample("sum")
+
+
 def published(event_type: str | None = None) -> list[dict[str, Any]]:
     """The data of every event orders published (oldest first), each checked against its schema."""
     rows = OutboxEvent.objects.using(ALIAS).order_by("id")

@@ -4,7 +4,7 @@ import pytest
 
 from orders.models import Order
 from orders.tests.factories import OrderFactory
-from orders.tests.helpers import DBS, feed, published, shipment_event
+from orders.tests.helpers import DBS, feed, published, saga_observations, shipment_event
 
 pytestmark = pytest.mark.django_db(databases=DBS)
 
@@ -50,6 +50,18 @@ def test_delivered_delivers_the_order_and_publishes_order_delivered():
 
     assert Order.objects.get(pk=order.pk).status == "DELIVERED"
     assert published(DELIVERED) == [{"order_id": order.pk, "shipment_id": 7}]
+
+
+def test_delivering_an_order_observes_the_seconds_since_it_was_placed(django_capture_on_commit_callbacks):
+    order = OrderFactory(status=Status.SHIPPED, shipment_id=7, tracking_code="TRK-7")
+    count, total = saga_observations("DELIVERED")
+
+    with django_capture_on_commit_callbacks(using="orders", execute=True):
+        feed("on_shipment_delivered", shipment_event("delivered", order.pk, shipment_id=7))
+
+    new_count, new_total = saga_observations("DELIVERED")
+    assert new_count == count + 1
+    assert 0 <= new_total - total < 60  # placed a moment ago
 
 
 def test_the_whole_shipment_moves_the_order_to_delivered_in_order():

@@ -6,7 +6,7 @@ from events.inbox.apply import Outcome
 from events.models import DeadLetter
 from orders.models import Order
 from orders.tests.factories import OrderFactory
-from orders.tests.helpers import DBS, event, feed, published
+from orders.tests.helpers import DBS, event, feed, published, saga_observations
 
 pytestmark = pytest.mark.django_db(databases=DBS)
 
@@ -42,6 +42,18 @@ def test_stock_reserved_confirms_the_order_and_publishes_order_confirmed():
     assert published(CONFIRMED) == [
         {"order_id": order.pk, "customer_id": 7, "shipping_address": "1 Main Street"}
     ]
+
+
+def test_confirming_an_order_observes_the_seconds_since_it_was_placed(django_capture_on_commit_callbacks):
+    order = OrderFactory()
+    count, total = saga_observations("CONFIRMED")
+
+    with django_capture_on_commit_callbacks(using="orders", execute=True):
+        feed("on_stock_reserved", reserved(order))
+
+    new_count, new_total = saga_observations("CONFIRMED")
+    assert new_count == count + 1
+    assert 0 <= new_total - total < 60  # placed a moment ago
 
 
 def test_redelivered_stock_reserved_changes_nothing():
