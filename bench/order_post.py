@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The web's cost of one `POST /api/orders/`, alone: one gunicorn worker, one client, closed loop.
 
-    .venv/bin/python -m bench.order_post [--requests 500] [--warmup 50] [--threads 1] [--py-spy DIR]
+    .venv/bin/python -m bench.order_post [--requests 500] [--warmup 50] [--threads 1]
+        [--new-connection] [--rate R] [--py-spy DIR]
 
 A benchmark, not a test: it prints figures. What it does:
 
@@ -10,7 +11,9 @@ A benchmark, not a test: it prints figures. What it does:
    product snapshot) — no relay, no consumer, no broker: only the web's own work is measured;
 2. gunicorn with ONE worker (`--threads` threads, gthread as in production), one customer;
 3. --warmup POSTs, then --requests POSTs one after the other on one keep-alive connection (as a
-   gateway's upstream connection carries them), each with 1-3 lines;
+   gateway's upstream connection carries them), each with 1-3 lines; with --new-connection each
+   on a connection of its own, and with --rate R after an idle pause of 1/R s (saga_latency's
+   client at R orders/s: a worker woken from idle for each request costs more per request);
 4. prints the CPU the worker process used per POST (user + system, all its threads, from /proc:
    the figure least moved by other load on the machine), the CPU of this cluster's Postgres
    backends per POST, and the wall time per request (which other load does move).
@@ -54,6 +57,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=50, help="POSTs first, not timed")
     p.add_argument(
         "--threads", type=int, default=4, help="gunicorn threads of the one worker (gthread, as deployed)"
+    )
+    p.add_argument(
+        "--new-connection",
+        action="store_true",
+        help="each POST on a new connection, closed after it (as saga_latency's client sends them)",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="pause 1/RATE s before each POST (0: back to back); idle gaps as in saga_latency's load",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--web-env", action="append", default=[], metavar="KEY=VALUE")
@@ -119,8 +133,12 @@ def main() -> int:
         rng = random.Random(args.seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        if args.new_connection:
+            headers["Connection"] = "close"
 
         def post() -> float:
+            if args.rate:
+                time.sleep(1 / args.rate)
             body = {
                 "lines": [
                     {"product_id": p, "quantity": rng.randint(1, 3)}
@@ -133,6 +151,8 @@ def main() -> int:
             response = conn.getresponse()
             payload = response.read()
             elapsed = time.perf_counter() - started
+            if args.new_connection:
+                conn.close()  # the next request() connects again
             if response.status != 201:
                 raise SystemExit(f"POST answered {response.status}: {payload[:300]!r}")
             return elapsed
@@ -163,7 +183,8 @@ def main() -> int:
         ms = [w * 1000 for w in walls]
         web = sorted(r[0] * 1000 for r in rounds)
         pg = sorted(r[1] * 1000 for r in rounds)
-        print("order_post: POST /api/orders/ against one gunicorn worker, closed loop, one connection")
+        connections = "a new connection each" if args.new_connection else "one connection"
+        print(f"order_post: POST /api/orders/ against one gunicorn worker, closed loop, {connections}")
         when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         print(f"date        {when}; load average {loadavg[0]:.2f} {loadavg[1]:.2f} (1, 5 min; before)")
         print(f"command     .venv/bin/python -m bench.order_post {' '.join(sys.argv[1:])}")
