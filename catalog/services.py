@@ -27,7 +27,7 @@ from shop.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
-from shop.statements import insert_rows, insert_unless_exists
+from shop.statements import insert_many, insert_unless_exists
 
 CENT = Decimal("0.01")
 # The event schemas cap one line's quantity at this; a problem report stays within it.
@@ -283,10 +283,11 @@ def reserve_stock(*, order_id: int, lines: Iterable[tuple[int, int]]) -> Reserva
                 using=ALIAS,
             )
             return result
-        insert_rows(
-            ReservationLine,
-            ["reservation_id", "product_id", "quantity"],
-            [(reservation.pk, line.product_id, line.quantity) for line in stock_lines],
+        insert_many(
+            [
+                ReservationLine(reservation=reservation, product_id=line.product_id, quantity=line.quantity)
+                for line in stock_lines
+            ],
             using=ALIAS,
         )
         publish(

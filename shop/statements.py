@@ -1,7 +1,10 @@
-"""Statements the ORM spells at a cost that a hot path (an event handler) notices, written once.
+"""INSERTs the ORM spells at a cost that a hot path (an event handler, POST /api/orders/) notices.
 
-Each is built from the model's own metadata (table, columns, each field's conversion for the
-database), so it follows the model when it changes, and runs on Postgres and SQLite alike.
+Model.save(), create() and bulk_create() compile their statement on every call, at several times
+the cost of running it (measured: bench/order_post.py, events.inbox.apply_batch). These send
+the statement the ORM would, built from the model's own metadata (table, columns, each field's
+defaults, auto_now stamps and conversion for the database), so they follow the model when it
+changes, and run on Postgres and SQLite alike. Like QuerySet.update(), they send no save signals.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ from django.db import connections
 from django.db.models import Field, Model
 
 
+def insert(instance: Model, *, using: str) -> None:
+    """INSERT a new `instance` as save() would, and set its pk."""
+    if not _insert_one(instance, on_conflict="", using=using):
+        raise AssertionError("INSERT ... RETURNING returned no row")
+
+
 def insert_unless_exists(instance: Model, *, unique: tuple[str, ...], using: str) -> bool:
     """INSERT `instance` unless a row with the same values in its `unique` fields exists (they
     must be a unique constraint or index of the table, e.g. ("order_id",)).
@@ -22,25 +31,33 @@ def insert_unless_exists(instance: Model, *, unique: tuple[str, ...], using: str
     insert; a concurrent insert of the same values waits for the other transaction to end, and
     then inserts only if that one rolled back. Returns True with the instance saved (its pk
     set, as after save()), or False with nothing written and the instance left unsaved. A
-    conflict on another unique constraint still raises IntegrityError. Like QuerySet.update(),
-    it sends no save signals.
+    conflict on another unique constraint still raises IntegrityError.
     """
-    model = type(instance)
-    meta = model._meta
+    quote = connections[using].ops.quote_name
+    columns = ", ".join(quote(_column(_field(type(instance), name))) for name in unique)
+    return _insert_one(instance, on_conflict=f" ON CONFLICT ({columns}) DO NOTHING", using=using)
+
+
+def insert_many(instances: Sequence[Model], *, using: str) -> None:
+    """INSERT new `instances` (all of one model) by one statement, as bulk_create() would
+    but without setting their pks (nothing is returned)."""
+    model = type(instances[0])
     connection = connections[using]
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
-        quote(meta.db_table),
-        ", ".join(quote(_column(f)) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-        ", ".join(quote(_column(_field(model, name))) for name in unique),
-        quote(_column(meta.pk)),
-    )
-    # pre_save() fills what save() would (auto_now_add, auto_now) on the instance as well.
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    fields = _inserted_fields(model)
+    sql = _insert_sql(model, fields, len(instances), using)
+    params = [value for instance in instances for value in _values(instance, fields, using)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _insert_one(instance: Model, *, on_conflict: str, using: str) -> bool:
+    model = type(instance)
+    connection = connections[using]
+    fields = _inserted_fields(model)
+    pk = connection.ops.quote_name(_column(model._meta.pk))
+    sql = f"{_insert_sql(model, fields, 1, using)}{on_conflict} RETURNING {pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _values(instance, fields, using))
         row = cursor.fetchone()
     if row is None:
         return False
@@ -50,27 +67,23 @@ def insert_unless_exists(instance: Model, *, unique: tuple[str, ...], using: str
     return True
 
 
-def insert_rows(model: type[Model], columns: list[str], rows: Sequence[Sequence[Any]], *, using: str) -> None:
-    """INSERT `rows` (values in the order of `columns`, field or attribute names such as
-    `order` or `order_id`) into `model`'s table by one statement, each value converted by its
-    field as save() would. Nothing else of save(): no defaults, no pre_save(), no pk returned.
-    bulk_create() and create() compiled the same statement at several times its cost."""
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    fields = [_field(model, name) for name in columns]
+def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    meta = model._meta
+    return [f for f in meta.concrete_fields if f is not meta.auto_field]
+
+
+def _insert_sql(model: type[Model], fields: list[Field[Any, Any]], rows: int, using: str) -> str:
+    quote = connections[using].ops.quote_name
     row = f"({', '.join(['%s'] * len(fields))})"
-    sql = "INSERT INTO {} ({}) VALUES {}".format(
-        quote(model._meta.db_table),
-        ", ".join(quote(_column(field)) for field in fields),
-        ", ".join([row] * len(rows)),
+    return "INSERT INTO {} ({}) VALUES {}".format(
+        quote(model._meta.db_table), ", ".join(quote(_column(f)) for f in fields), ", ".join([row] * rows)
     )
-    params = [
-        field.get_db_prep_save(value, connection)
-        for values in rows
-        for field, value in zip(fields, values, strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+
+
+def _values(instance: Model, fields: list[Field[Any, Any]], using: str) -> list[Any]:
+    # pre_save() stamps what save() would (auto_now, auto_now_add), on the instance as well.
+    connection = connections[using]
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
