@@ -3,9 +3,10 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator, FormatChecker
 
 from events.envelope import EnvelopeError, Event
-from events.schemas import EventSchemaError, event_types, topic_for, validate
+from events.schemas import SCHEMA_DIR, EventSchemaError, event_types, topic_for, validate
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -89,3 +90,43 @@ def test_any_two_place_money_string_validates_and_floats_do_not(cents):
     validate("shop.catalog.price_changed.v1", data)
     with pytest.raises(EventSchemaError):
         validate("shop.catalog.price_changed.v1", {**data, "new_price": cents / 100})
+
+
+# Values at the edges of what the contracts allow: patterns (a final newline, non-ASCII digits),
+# formats, bounds, booleans and floats where integers are asked.
+EDGE_VALUES = [
+    *["", "x", "EUR", "eur", "12.50", "12.50\n", "\u0661\u0662.\u0665\u0660", "a" * 300],
+    *["2026-12-02T12:00:00+00:00", "2026-12-02 12:00", "yesterday"],
+    *[0, 1, 2, 1000, 1001, -1, 1.0, 2.5, True, False, 10**20, None, [], {}],
+]
+
+
+def instances(schema):
+    """Data shaped like `schema`: mostly allowed by it, often at the edge of that, sometimes not."""
+    if "properties" in schema:
+        parts = {key: instances(part) for key, part in schema["properties"].items()}
+        required = {key: parts[key] for key in schema.get("required", [])}
+        others = {key: part for key, part in parts.items() if key not in required}
+        return st.fixed_dictionaries(required, optional=others) | st.fixed_dictionaries(
+            {}, optional={**parts, "extra": st.just(1)}
+        )
+    if schema.get("type") == "array":
+        return st.lists(instances(schema["items"]), max_size=3)
+    candidates = [*schema.get("enum", []), *EDGE_VALUES]
+    reference = Draft202012Validator(schema, format_checker=FormatChecker())
+    allowed = [value for value in candidates if reference.is_valid(value)]
+    return st.sampled_from(allowed * 8 + candidates)
+
+
+@given(st.data())
+def test_data_is_valid_exactly_when_the_reference_validator_says_so(data):
+    # validate() asks a faster validator first; the answer must still be jsonschema's own.
+    event_type = data.draw(st.sampled_from(event_types()))
+    schema = json.loads((SCHEMA_DIR / f"{event_type}.json").read_text())
+    instance = data.draw(instances(schema))
+    try:
+        validate(event_type, instance)
+        accepted = True
+    except EventSchemaError:
+        accepted = False
+    assert accepted == Draft202012Validator(schema, format_checker=FormatChecker()).is_valid(instance)
