@@ -33,18 +33,20 @@ def insert_unless_exists(instance: Model, *, unique: tuple[str, ...], using: str
     set, as after save()), or False with nothing written and the instance left unsaved. A
     conflict on another unique constraint still raises IntegrityError.
     """
-    quote = connections[using].ops.quote_name
-    columns = ", ".join(quote(_column(_field(type(instance), name))) for name in unique)
-    return _insert_one(instance, on_conflict=f" ON CONFLICT ({columns}) DO NOTHING", using=using)
+    return _insert_one(instance, on_conflict=_unless_exists(type(instance), unique, using), using=using)
 
 
-def insert_many(instances: Sequence[Model], *, using: str) -> None:
+def insert_many(instances: Sequence[Model], *, using: str, unless_exists: tuple[str, ...] = ()) -> None:
     """INSERT new `instances` (all of one model) by one statement, as bulk_create() would
-    but without setting their pks (nothing is returned)."""
+    but without setting their pks (nothing is returned). With `unless_exists` (a unique
+    constraint's fields, as insert_unless_exists()'s `unique`), those whose values there exist
+    are skipped, as bulk_create(ignore_conflicts=True) would, but only on that constraint."""
     model = type(instances[0])
     connection = connections[using]
     fields = _inserted_fields(model)
     sql = _insert_sql(model, fields, len(instances), using)
+    if unless_exists:
+        sql += _unless_exists(model, unless_exists, using)
     params = [value for instance in instances for value in _values(instance, fields, using)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -65,6 +67,11 @@ def _insert_one(instance: Model, *, on_conflict: str, using: str) -> bool:
     instance._state.adding = False
     instance._state.db = using
     return True
+
+
+def _unless_exists(model: type[Model], unique: tuple[str, ...], using: str) -> str:
+    quote = connections[using].ops.quote_name
+    return f" ON CONFLICT ({', '.join(quote(_column(_field(model, name))) for name in unique)}) DO NOTHING"
 
 
 def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
