@@ -259,8 +259,22 @@ def _transition(
     concurrent transition is never overwritten. Returns None if it did not move, else the
     values of the `returning` fields as the move left them (a dict, empty if none asked).
     Raises OrderNotFound if there is no such order. Call inside a transaction on ALIAS."""
+    return _update_order(order_id, allowed=allowed, changes={"status": to, **fields}, returning=returning)
+
+
+def _update_order(
+    order_id: int,
+    *,
+    allowed: Iterable[str],
+    changes: Mapping[str, Any],
+    unset: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> dict[str, Any] | None:
+    """Set `changes` (and updated_at) on the order if its status is one of `allowed` and its
+    `unset` fields are NULL; None if it did not match, else the `returning` fields' values
+    after the change. Raises OrderNotFound if there is no such order."""
     allowed = [str(status) for status in allowed]
-    changes = {"status": to, "updated_at": timezone.now(), **fields}
+    changes = {**changes, "updated_at": timezone.now()}
     connection = connections[ALIAS]
     quote = connection.ops.quote_name
     # One UPDATE ... RETURNING written out: update() compiled a query per event and could not
@@ -270,6 +284,7 @@ def _transition(
         f" SET {', '.join(f'{quote(_column(name))} = %s' for name in changes)}"
         f" WHERE {quote(_column('id'))} = %s"
         f" AND {quote(_column('status'))} IN ({', '.join(['%s'] * len(allowed))})"
+        f"{''.join(f' AND {quote(_column(name))} IS NULL' for name in unset)}"
         f" RETURNING {', '.join(quote(_column(name)) for name in ['id', *returning])}"
     )
     values = [_order_field(name).get_db_prep_save(value, connection) for name, value in changes.items()]
@@ -277,6 +292,7 @@ def _transition(
         cursor.execute(sql, [*values, order_id, *allowed])
         row = cursor.fetchone()
     if row is None:
+        # Whether the order exists is asked only when nothing changed: not on every event.
         if not Order.objects.filter(pk=order_id).exists():
             raise OrderNotFound(order_id)
         return None
@@ -406,15 +422,13 @@ def record_shipment(*, order_id: int, shipment_id: int, tracking_code: str) -> b
     """Remember the shipment delivery created for the order (status unchanged). Only the first
     shipment counts; cancelled or rejected orders are left alone. Returns whether it changed."""
     with _command():
-        updated = Order.objects.filter(
-            pk=order_id,
-            status__in=[Status.CONFIRMED, Status.SHIPPED, Status.DELIVERED],
-            shipment_id__isnull=True,
-        ).update(shipment_id=shipment_id, tracking_code=tracking_code, updated_at=timezone.now())
-        # Whether the order exists is asked only when nothing changed: not on every shipment.
-        if not updated and not Order.objects.filter(pk=order_id).exists():
-            raise OrderNotFound(order_id)
-    return bool(updated)
+        recorded = _update_order(
+            order_id,
+            allowed=[Status.CONFIRMED, Status.SHIPPED, Status.DELIVERED],
+            changes={"shipment_id": shipment_id, "tracking_code": tracking_code},
+            unset=["shipment_id"],
+        )
+    return recorded is not None
 
 
 def mark_shipped(*, order_id: int, shipment_id: int, tracking_code: str) -> bool:
