@@ -163,8 +163,8 @@ def _locked_summary(generation: int, order_id: int) -> OrderSummary | None:
     """The summary, locked for update until the transaction ends; None if there is none."""
     # The SELECT composed once, its row made a model by hand: compiling a QuerySet for every
     # event was ~40% of applying it, and raw()'s per-call column mapping still ~20% (measured).
-    sql, names, converters = _locked_summary_select()
     connection = connections[ALIAS]
+    sql, names, converters = _locked_summary_select(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [generation, order_id])
         row = cursor.fetchone()
@@ -178,10 +178,10 @@ def _locked_summary(generation: int, order_id: int) -> OrderSummary | None:
 
 
 @cache
-def _locked_summary_select() -> tuple[str, list[str], dict[int, tuple[list[Any], Any]]]:
+def _locked_summary_select(vendor: str) -> tuple[str, list[str], dict[int, tuple[list[Any], Any]]]:
     """The SQL of the locked summary's SELECT, the fields it reads (every concrete one, in
     order) and its columns' converters (JSON text to Python, ...): they depend on the
-    database's backend alone."""
+    database's backend (`vendor`) alone."""
     # (generation, order_id) is unique: a plain LIMIT 1, without the ORDER BY that first() adds.
     summaries = OrderSummary.objects.using(ALIAS).select_for_update()
     compiler = summaries.filter(generation=0).filter(order_id=0)[:1].query.get_compiler(ALIAS)
