@@ -189,7 +189,7 @@ def sending(messages: Sequence[Message], *, database: str) -> Iterator[list[Mess
         spans.append(span)
         if span.get_span_context().is_valid and (parent is None or span.get_span_context() != parent):
             attributes = {**message.attributes, "traceparent": format_traceparent(span.get_span_context())}
-            message = dataclasses.replace(message, attributes=attributes)
+            message = message._replace(attributes=attributes)
         sent.append(message)
     try:
         yield sent
