@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,7 +36,7 @@ def create_database(
     existing one first. `base`: any URL on the server to create it on."""
     with admin(base) as conn:
         if fresh:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(conn, name)
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         clause = f' TEMPLATE "{template}"' if template else ""
@@ -46,7 +47,22 @@ def drop_databases(names: Iterable[str], base: str = PG_ADMIN_URL) -> None:
     """Drop each database, disconnecting whoever still uses it."""
     with admin(base) as conn:
         for name in names:
+            _drop(conn, name)
+
+
+def _drop(conn: psycopg.Connection, name: str, *, patience: float = 30.0) -> None:
+    """DROP DATABASE ... WITH (FORCE), retried while a superuser's backend is on it: a role
+    without superuser may not terminate one, and autovacuum visits a freshly written database
+    for a moment (seen: a benchmark's cleanup failing with InsufficientPrivilege)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 class TemporaryServer:
