@@ -48,7 +48,7 @@ def gateway_routes() -> dict[str, str]:
     """location prefix -> upstream, from the gateway template."""
     routes = {}
     for prefix, body in re.findall(r"location (/[a-z/]+/) \{(.*?)\n\s*\}\n", TEMPLATE.read_text(), re.S):
-        upstream = re.search(r"proxy_pass http://([a-z]+);", body)
+        upstream = re.search(r"set \$service ([a-z]+);", body)
         if upstream:
             routes[prefix] = upstream.group(1)
     return routes
