@@ -17,9 +17,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from shop import errors
+from shop.identity.authentication import CurrentRightsAuthentication
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -54,7 +54,7 @@ def _who_may_read(request: HttpRequest) -> str:
     if session_user is not None and session_user.is_authenticated:
         return "yes" if session_user.is_active and session_user.is_staff else "not staff"
     try:
-        authenticated = JWTStatelessUserAuthentication().authenticate(request)
+        authenticated = CurrentRightsAuthentication().authenticate(request)
     except AuthenticationFailed:
         return "unknown"
     if authenticated is None:

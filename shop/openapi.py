@@ -28,7 +28,8 @@ from rest_framework import permissions, serializers
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: `errors` names each field that is wrong (validation), or `detail` says "
     "why the body could not be read.",
-    401: "No valid token: missing where one is required, invalid or expired.",
+    401: "No valid token: missing where one is required, invalid or expired, or its user is no "
+    "longer active.",
     403: "Signed in, but not allowed (staff only).",
     404: "No such object (or not one the caller may see), or an invalid page or cursor.",
     409: "The object's current state does not allow this.",

@@ -224,10 +224,9 @@ if not DEV:
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Stateless: every service verifies the RS256 signature with the public key; no user table.
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
-    ],
+    # Every service verifies the RS256 signature with the public key; where identity is served,
+    # the user's current rights decide too (a deactivated user's token stops working at once).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shop.identity.authentication.CurrentRightsAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # ?page=N and ?page_size=1..100, refused (400) beyond that (shop/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "shop.pagination.NumberedPages",
@@ -336,6 +335,7 @@ SIMPLE_JWT = {
     "AUDIENCE": "shop",
     "TOKEN_OBTAIN_SERIALIZER": "shop.identity.api.serializers.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "shop.identity.api.serializers.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "shop.identity.api.serializers.TokenVerifySerializer",
     # A refresh token is good for one refresh: it is blacklisted as the new pair is issued
     # (shop/identity/services.py rotate_refresh_token), and logout blacklists it too.
     "ROTATE_REFRESH_TOKENS": True,

@@ -6,7 +6,9 @@ access tokens statelessly with the public key and never reads users or the token
 Tokens follow the user's current state: a refresh re-reads the user and issues claims from it
 (a demoted staff member's next access token says is_staff=false; an inactive or deleted user,
 or one whose password changed since the token was issued, gets no new token). An access token
-lives JWT_ACCESS_MINUTES (15) and cannot be recalled: that is the longest a change takes.
+lives JWT_ACCESS_MINUTES (15); where identity is served, every request also checks the user's
+current state (shop/identity/authentication.py), elsewhere the token's life is the longest a
+change takes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ EMAIL_INDEX = "identity_email_ci_uniq"
 # The refresh token's fingerprint of the password (an HMAC, like Django's session hash): a
 # password change ends every session, as it does for Django's own sessions.
 PASSWORD_CLAIM = "pwd"
+NO_ACTIVE_ACCOUNT = "No active account found for the given token."
 
 
 class AccountTaken(Exception):
@@ -184,10 +187,22 @@ def revoke_refresh_token(raw: str) -> None:
         raise TokenError("Token is blacklisted")
 
 
-def _current_user(token: RefreshToken) -> AbstractBaseUser:
-    user = _user_of(token)
+def active_account(user_id: object) -> AbstractBaseUser | None:
+    """The user a token names (its user id claim) if they still exist and may log in (active);
+    None otherwise. One primary-key lookup in the identity database."""
+    try:
+        user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+    except (TypeError, ValueError):  # not an id at all (tokens are signed: only a bug gets here)
+        return None
     if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
-        raise RefreshRefused("No active account found for the given token.", "no_active_account")
+        return None
+    return user
+
+
+def _current_user(token: RefreshToken) -> AbstractBaseUser:
+    user = active_account(token.get(jwt_settings.USER_ID_CLAIM))
+    if user is None:
+        raise RefreshRefused(NO_ACTIVE_ACCOUNT, "no_active_account")
     if not hmac.compare_digest(str(token.get(PASSWORD_CLAIM, "")), _password_fingerprint(user)):
         raise RefreshRefused("The password has changed since this token was issued.", "password_changed")
     return user

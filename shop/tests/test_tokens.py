@@ -90,6 +90,61 @@ def test_a_user_who_may_no_longer_log_in_cannot_refresh(anon_api, customer, chan
     assert response.json()["code"] == "no_active_account"
 
 
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("change", ["deactivated", "deleted"])
+def test_a_deactivated_or_deleted_users_access_token_stops_working_at_once(anon_api, customer, change):
+    from orders.models import Order
+
+    access = login(anon_api, customer)["access"]
+    api = as_bearer(access)
+    assert api.get("/api/delivery/shipments/").status_code == 200
+    if change == "deactivated":
+        customer.is_active = False
+        customer.save()
+    else:
+        customer.delete()
+
+    order = {"lines": [{"product_id": 1, "quantity": 1}], "shipping_address": "1 Main St"}
+    for response in (
+        api.get("/api/orders/"),
+        api.get("/api/delivery/shipments/"),
+        api.get("/api/catalog/products/"),
+        api.post("/api/orders/", order, format="json"),
+        anon_api.post("/api/auth/token/verify/", {"token": access}, format="json"),
+    ):
+        assert response.status_code == 401, response.content
+        assert response.json()["code"] == "no_active_account"
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_demoted_staff_members_access_token_loses_staff_rights_at_once(anon_api, staff):
+    from catalog.models import Product
+
+    api = as_bearer(login(anon_api, staff)["access"])
+    assert api.get("/api/orders/projections/").status_code == 200
+    staff.is_staff = False
+    staff.save()
+
+    product = {"sku": "DEMOTED-1", "name": "Nope", "price": "1.00", "currency": "EUR", "stock": 1}
+    assert api.post("/api/catalog/products/", product, format="json").status_code == 403
+    assert api.get("/api/orders/projections/").status_code == 403
+    assert api.get("/metrics").status_code == 403
+    assert not Product.objects.filter(sku="DEMOTED-1").exists()
+    # Still a customer: their own lists answer.
+    assert api.get("/api/orders/").status_code == 200
+
+
+def test_verify_refuses_a_used_refresh_token_as_refresh_does(anon_api, customer):
+    tokens = login(anon_api, customer)
+    assert refresh(anon_api, tokens["refresh"]).status_code == 200
+
+    response = anon_api.post("/api/auth/token/verify/", {"token": tokens["refresh"]}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
 def test_a_password_change_ends_every_refresh_token(anon_api, customer):
     phone, laptop = login(anon_api, customer), login(anon_api, customer)
     customer.set_password("a-brand-new-passphrase")

@@ -4,6 +4,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer as BaseTokenSerializer
+from rest_framework_simplejwt.serializers import TokenVerifySerializer as BaseVerifySerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import UntypedToken
 
 from shop.identity import services
 from shop.inputs import StrictCharField, StrictEmailField, StrictModelSerializer
@@ -83,6 +86,21 @@ class TokenRefreshSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return instance
+
+
+class TokenVerifySerializer(BaseVerifySerializer):
+    """simplejwt's check (signature, expiry, not blacklisted), and the rule every request follows
+    (shop/identity/authentication.py): a token of a user who is gone or inactive is not valid."""
+
+    def validate(self, attrs):
+        try:
+            super().validate(attrs)
+        except serializers.ValidationError as exc:  # simplejwt's word for a used refresh token
+            raise InvalidToken(str(exc.detail[0]))
+        user_id = UntypedToken(attrs["token"]).get(jwt_settings.USER_ID_CLAIM)
+        if user_id is not None and services.active_account(user_id) is None:
+            raise exceptions.AuthenticationFailed(services.NO_ACTIVE_ACCOUNT, "no_active_account")
+        return {}
 
 
 class LogoutSerializer(serializers.Serializer):
