@@ -17,6 +17,8 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
+from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -94,10 +96,11 @@ class PerIp(WindowThrottle):
 
 
 class PerUsername(WindowThrottle):
-    """Per account named in the body (`username`), ignoring case as accounts do."""
+    """Per account named in the body (`username`), ignoring case as accounts do: a JSON body in
+    the API, the form of a page outside DRF (the admin's login)."""
 
     def identity(self, request, view) -> str | None:
-        data: Any = request.data
+        data: Any = request.data if isinstance(request, Request) else request.POST
         username = data.get("username") if isinstance(data, dict) else None
         if not isinstance(username, str) or not username:
             return None
@@ -130,3 +133,16 @@ REFRESH = [_scoped(PerIp, "auth.refresh.ip"), _scoped(PerTokenUser, "auth.refres
 REGISTER = [_scoped(PerIp, "auth.register.ip"), _scoped(PerUsername, "auth.register.username")]
 LOGOUT = [_scoped(PerIp, "auth.logout.ip")]
 VERIFY = [_scoped(PerIp, "auth.verify.ip")]
+
+
+def wait_before(request: HttpRequest, throttle_classes: list[type[WindowThrottle]]) -> float | None:
+    """For a view outside DRF (the admin's login form): None if every throttle lets the request
+    through, else the seconds to wait. Counted in the same windows as the API's endpoints with
+    the same throttles, so a password guessed on the admin's form and on /api/auth/token/ draws
+    on one budget per address and per account."""
+    waits = []
+    for throttle_class in throttle_classes:
+        throttle = throttle_class()
+        if not throttle.allow_request(request, None):
+            waits.append(throttle.wait())
+    return max(waits) if waits else None

@@ -156,3 +156,27 @@ def test_whatever_names_the_account_the_limits_count_without_failing(rates, anon
         body = json.dumps({"username": username, "password": "x"})  # \ud800 escaped, as a client sends it
         response = anon_api.generic("POST", path, body, content_type="application/json")
         assert response.status_code in (400, 401), response.content
+
+
+def test_the_admin_login_form_is_no_way_around_the_login_limits(rates, anon_api, staff):
+    from django.test import Client
+
+    rates(auth_token_username="3/min")
+    browser = Client()
+
+    def admin_login(password: str, address: str):
+        return browser.post(
+            "/admin/login/?next=/admin/",
+            {"username": staff.username.upper(), "password": password},
+            REMOTE_ADDR=address,
+        )
+
+    # Guesses on the form and on the API count against one budget for the account.
+    assert token(anon_api, staff.username, REMOTE_ADDR="10.1.0.1").status_code == 401
+    for n in range(2):
+        assert admin_login("wrong", f"10.1.0.{10 + n}").status_code == 200  # the form again
+    refused = admin_login(PASSWORD, "10.1.0.99")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert "_auth_user_id" not in browser.session  # not even the right password got in
+    assert_throttled(token(anon_api, staff.username, PASSWORD, REMOTE_ADDR="10.1.0.100"))
