@@ -8,7 +8,9 @@ web process is JSON in production — gunicorn's start, its workers, their timeo
 
 import os
 
-from shop import logs
+from gunicorn import util
+
+from shop import errors, logs
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
@@ -31,3 +33,13 @@ logconfig_dict = logs.dict_config(
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 )
+
+
+def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    # gunicorn answers a request it cannot parse (a request line over limit_request_line, headers
+    # over their limits, a malformed request) with an HTML page of its own, before Django runs:
+    # the API's clients get the one JSON error shape instead (shop/errors.py).
+    util.write_nonblock(sock, errors.protocol_error(status_int, reason, mesg))
+
+
+util.write_error = _write_json_error  # the one function gunicorn's workers answer such errors with

@@ -24,6 +24,7 @@ one log line without a traceback. A client retrying later gets its answer; nothi
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -53,8 +54,11 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     406: ("Could not satisfy the request Accept header.", "not_acceptable"),
     409: ("The resource's current state does not allow this.", "conflict"),
     413: ("Request body too large.", "payload_too_large"),
+    414: ("Request line too long.", "uri_too_long"),
     415: ("Unsupported media type.", "unsupported_media_type"),
+    417: ("Expectation failed.", "expectation_failed"),
     429: ("Too many requests.", "throttled"),
+    431: ("Request header fields too large.", "header_too_large"),
     500: ("Internal server error.", "server_error"),
     502: ("The service is unavailable.", "bad_gateway"),
     503: ("The service is temporarily unavailable.", "service_unavailable"),
@@ -135,6 +139,20 @@ def database_unavailable(request: HttpRequest, exc: Exception) -> JsonResponse:
     resp["Retry-After"] = str(RETRY_AFTER_SECONDS)
     resp._has_been_logged = True  # the line above says it all: no second "Service Unavailable" line
     return resp
+
+
+def protocol_error(status: int, reason: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 response, in the one shape, for a request the web server refuses before
+    Django sees it (a request line or headers over its limits, a malformed request): gunicorn's
+    and runserver's own error pages are HTML. `detail` is the server's reason; no request id is
+    known yet (the headers were not read)."""
+    _, code = STATUS_DEFAULTS.get(status, ("", "bad_request"))
+    body = json.dumps({"detail": detail, "code": code, "request_id": None}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
 
 
 class ApiErrorMiddleware:

@@ -6,9 +6,32 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.staticfiles.management.commands.runserver import Command as StaticfilesRunserver
+from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+
+from shop import errors
+
+
+class JsonErrorsRequestHandler(WSGIRequestHandler):
+    """Django's request handler, whose own refusals (a request line over 64 KiB, more than 100
+    headers, a malformed request line) are in the API's JSON error shape, not http.server's HTML
+    page — as gunicorn's are (gunicorn.conf.py)."""
+
+    def send_error(self, code, message=None, explain=None):
+        reason = self.responses.get(code, ("Error",))[0]
+        message = message or reason
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        self.wfile.write(errors.protocol_error(code, reason, message))
+
+
+class JsonErrorsWSGIServer(WSGIServer):
+    def __init__(self, server_address, handler_class, *args, **kwargs):
+        super().__init__(server_address, JsonErrorsRequestHandler, *args, **kwargs)
 
 
 class Command(StaticfilesRunserver):
+    server_cls = JsonErrorsWSGIServer
+
     def on_bind(self, server_port):
         super().on_bind(server_port)
         if self._raw_ipv6:

@@ -1,0 +1,95 @@
+"""A request the web server refuses before Django sees it — a request line or headers over its
+limits, a malformed request line — is answered in the API's JSON error shape by both servers the
+project runs: runserver (`make run`) and gunicorn (shapes 2 and 3). Their own pages are HTML."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from devtools import processes
+from devtools.cluster import ROOT
+from devtools.http import free_port, wait_until_listening
+from devtools.migration import Monolith
+
+pytestmark = pytest.mark.e2e
+
+# Each over a limit of both servers: runserver reads a request line of at most 64 KiB and a header
+# line of at most 64 KiB, gunicorn 4094 and 8190 bytes; both take at most 100 headers.
+REFUSED = {
+    "a request line too long": (
+        b"GET /api/catalog/products/?search=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        414,
+    ),
+    "a header too long": (
+        b"GET /api/orders/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + b"x" * 70_000
+        + b"\r\n\r\n",
+        431,
+    ),
+    "too many headers": (
+        b"GET /api/orders/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + b"".join(b"X-Padding-%d: 1\r\n" % n for n in range(120))
+        + b"\r\n",
+        431,
+    ),
+    "a malformed request line": (b"GET\r\n\r\n", 400),
+}
+
+
+def exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; the status, headers and body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture(scope="module", params=["runserver", "gunicorn"])
+def server_port(request, data_dir) -> Iterator[int]:
+    """`make run`'s runserver, or gunicorn with the repository's gunicorn.conf.py, on the
+    monolith's data folder."""
+    monolith = Monolith(data_dir)
+    if request.param == "runserver":
+        monolith.start()
+        try:
+            yield monolith.port
+        finally:
+            monolith.stop()
+        return
+    port = free_port()
+    command = f"-m gunicorn shop.wsgi:application --bind 127.0.0.1:{port} --workers 1"
+    proc = processes.spawn(
+        "gunicorn",
+        [sys.executable, *command.split()],
+        env=monolith.env(),
+        cwd=ROOT,  # where gunicorn.conf.py is read from
+        log=data_dir / f"gunicorn-{port}.log",
+    )
+    try:
+        wait_until_listening(port, process=proc.popen)
+        yield port
+    finally:
+        processes.terminate(proc)
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_request_the_server_refuses_is_a_json_error(server_port, case):
+    request, expected = REFUSED[case]
+
+    status, headers, body = exchange(server_port, request)
+
+    assert status == expected, body[:300]
+    assert headers["content-type"] == "application/json", body[:300]
+    error = json.loads(body)
+    assert set(error) == {"detail", "code", "request_id"}
+    assert error["code"] == {400: "bad_request", 414: "uri_too_long", 431: "header_too_large"}[expected]
