@@ -97,3 +97,18 @@ def http_status(url: str, timeout: float = 3) -> int | None:
         return err.code
     except OSError:
         return None
+
+
+def exchange_raw(port: int, request: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send `request` as raw bytes to 127.0.0.1:`port` (a request no HTTP client would send: a
+    request line of 70 KB, a malformed one) and read until the server closes: the status, the
+    headers (lower-case names) and the body of its answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body

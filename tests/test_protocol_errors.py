@@ -5,7 +5,6 @@ project runs: runserver (`make run`) and gunicorn (shapes 2 and 3). Their own pa
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 
 from devtools import processes
 from devtools.cluster import ROOT
-from devtools.http import free_port, wait_until_listening
+from devtools.http import exchange_raw, free_port, wait_until_listening
 from devtools.migration import Monolith
 
 pytestmark = pytest.mark.e2e
@@ -39,19 +38,6 @@ REFUSED = {
     ),
     "a malformed request line": (b"GET\r\n\r\n", 400),
 }
-
-
-def exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes; the status, headers and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while chunk := conn.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), headers, body
 
 
 @pytest.fixture(scope="module", params=["runserver", "gunicorn"])
@@ -86,7 +72,7 @@ def server_port(request, data_dir) -> Iterator[int]:
 def test_a_request_the_server_refuses_is_a_json_error(server_port, case):
     request, expected = REFUSED[case]
 
-    status, headers, body = exchange(server_port, request)
+    status, headers, body = exchange_raw(server_port, request)
 
     assert status == expected, body[:300]
     assert headers["content-type"] == "application/json", body[:300]

@@ -4,11 +4,15 @@ through, its runtime stage runs as a non-root user, no secret is set in it."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
 import pytest
 
+from devtools import processes
 from devtools.gateway import Gateway
+from devtools.http import exchange_raw, free_port, wait_until_listening
 from devtools.services import nginx_binary
 from shop.topology import SERVICES
 from tests.deploy.files import DOCKERFILE, ROOT, SECRET_NAME
@@ -33,6 +37,36 @@ def test_nginx_accepts_the_rendered_gateway(gateway):
     require("nginx", nginx_binary() is not None, "scripts/split-local nginx")
     gateway.write_config()
     gateway.check()  # RuntimeError with nginx -t's output
+
+
+def test_what_nginx_refuses_while_reading_a_request_is_a_json_error(tmp_path):
+    """A request line or a header over 8 KiB, or a malformed request, is refused by the gateway
+    itself before any route: in the JSON error shape, like the services' own refusals."""
+    require("nginx", nginx_binary() is not None, "scripts/split-local nginx")
+    port = free_port()
+    gateway = Gateway(tmp_path, port=port, routes={s: [free_port()] for s in SERVICES}, values={})
+    gateway.write_config()
+    nginx = processes.spawn(
+        "gateway", gateway.argv(), env=dict(os.environ), cwd=tmp_path, log=tmp_path / "nginx.log"
+    )
+    try:
+        wait_until_listening(port, process=nginx.popen)
+        refused = {
+            414: b"GET /api/catalog/products/?search=" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            431: b"GET /api/orders/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + b"x" * 10_000
+            + b"\r\n\r\n",
+            400: b"GET\r\n\r\n",
+        }
+        codes = {414: "uri_too_long", 431: "header_too_large", 400: "bad_request"}
+        for expected, request in refused.items():
+            status, headers, body = exchange_raw(port, request)
+            assert (status, headers["content-type"]) == (expected, "application/json"), body[:300]
+            error = json.loads(body)
+            assert error["code"] == codes[expected]
+            assert error["request_id"] == headers["x-request-id"]
+    finally:
+        processes.terminate(nginx)
 
 
 def dockerfile_lines() -> list[str]:
