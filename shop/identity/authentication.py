@@ -29,11 +29,11 @@ class CurrentRightsAuthentication(JWTStatelessUserAuthentication):
     def get_user(self, validated_token) -> TokenUser:
         user = super().get_user(validated_token)
         if settings.SERVES_IDENTITY:
-            account = services.active_account(user.id)
-            if account is None:
+            rights = services.current_rights(user.id)
+            if rights is None:
                 raise AuthenticationFailed(services.NO_ACTIVE_ACCOUNT, code="no_active_account")
             # TokenUser reads the claim once (a cached property): the current flag replaces it.
-            user.is_staff = bool(account.is_staff)
+            user.is_staff = rights.is_staff
         return user
 
 

@@ -13,12 +13,14 @@ change takes.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import unicodedata
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from rest_framework_simplejwt.exceptions import TokenError
@@ -28,6 +30,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from shop import integrity
+from shop.inputs import MAX_ID
 
 USERNAME_TAKEN = "A user with that username already exists."
 EMAIL_TAKEN = "An account with this email already exists."
@@ -37,6 +40,8 @@ EMAIL_INDEX = "identity_email_ci_uniq"
 # The refresh token's fingerprint of the password (an HMAC, like Django's session hash): a
 # password change ends every session, as it does for Django's own sessions.
 PASSWORD_CLAIM = "pwd"
+# The users' database: only the identity service has it.
+IDENTITY_DATABASE = "default"
 NO_ACTIVE_ACCOUNT = "No active account found for the given token."
 
 
@@ -197,6 +202,39 @@ def active_account(user_id: object) -> AbstractBaseUser | None:
     if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
         return None
     return user
+
+
+class Rights(NamedTuple):
+    """What an active user may do now, as a request is authorized with it."""
+
+    is_staff: bool
+
+
+def current_rights(user_id: object) -> Rights | None:
+    """The current rights of the user a token names, or None if they are gone or inactive
+    (simplejwt's rule for logging in: is_active). On every authenticated request, so one
+    statement of two columns by primary key, composed once: ~0.22 ms a request on Postgres, where
+    the ORM's lookup cost ~0.75 ms, mostly compiling the query (measured on the shared machine)."""
+    try:
+        pk = int(str(user_id))
+    except ValueError:  # not an id at all (tokens are signed: only a bug gets here)
+        return None
+    if not 0 < pk <= MAX_ID:
+        return None
+    with connections[IDENTITY_DATABASE].cursor() as cursor:
+        cursor.execute(_rights_sql(connections[IDENTITY_DATABASE].vendor), [pk])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        return None
+    return Rights(is_staff=bool(row[1]))
+
+
+@functools.cache
+def _rights_sql(vendor: str) -> str:
+    meta = get_user_model()._meta
+    quote = connections[IDENTITY_DATABASE].ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("is_active", "is_staff"))
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
 
 
 def _current_user(token: RefreshToken) -> AbstractBaseUser:

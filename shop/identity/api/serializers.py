@@ -98,7 +98,7 @@ class TokenVerifySerializer(BaseVerifySerializer):
         except serializers.ValidationError as exc:  # simplejwt's word for a used refresh token
             raise InvalidToken(str(exc.detail[0]))
         user_id = UntypedToken(attrs["token"]).get(jwt_settings.USER_ID_CLAIM)
-        if user_id is not None and services.active_account(user_id) is None:
+        if user_id is not None and services.current_rights(user_id) is None:
             raise exceptions.AuthenticationFailed(services.NO_ACTIVE_ACCOUNT, "no_active_account")
         return {}
 
