@@ -20,7 +20,7 @@ What it does:
    by age, placed_at spread over a year, lines with names/sku, timelines of the saga's facts —
    then VACUUM ANALYZE;
 3. times GET /api/orders/ through the real stack in-process (DRF APIClient, RS256 bearer tokens
-   made by shop.identity's access_token_for, JWTStatelessUserAuthentication, the view,
+   made by shop.identity's access_token_for, its authentication (stateless here: no users), the view,
    NewestFirst cursor pagination, the serializer, JSON rendering) for several query shapes
    (each page's order ids first checked against a plain SQL query), and separately the list
    query's SQL alone (captured with CaptureQueriesContext, replayed on the same connection);

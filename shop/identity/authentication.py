@@ -6,7 +6,8 @@ service needs no user table. But the token's claims are a snapshot of the user a
 deactivated or deleted since then, or a staff member demoted, would keep their old rights for the
 token's life (JWT_ACCESS_MINUTES). So where this process serves identity, and the user table is
 one primary-key lookup away (the monolith, the modular monolith, the split's `shop` service), the
-user's current state decides: a user who is gone or inactive gets a 401 on their next request,
+user's current state decides: a user who is gone or inactive, or whose password changed since
+the token was issued (its fingerprint, as refresh checks it), gets a 401 on their next request,
 and `is_staff` is the flag as it is now, not as the token says. A split service with no user
 table has only the claims: there a change takes effect when the token expires, at the latest.
 """
@@ -32,6 +33,8 @@ class CurrentRightsAuthentication(JWTStatelessUserAuthentication):
             rights = services.current_rights(user.id)
             if rights is None:
                 raise AuthenticationFailed(services.NO_ACTIVE_ACCOUNT, code="no_active_account")
+            if not services.issued_for_current_password(validated_token, rights):
+                raise AuthenticationFailed(services.PASSWORD_CHANGED, code="password_changed")
             # TokenUser reads the claim once (a cached property): the current flag replaces it.
             user.is_staff = rights.is_staff
         return user

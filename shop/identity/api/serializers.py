@@ -97,9 +97,15 @@ class TokenVerifySerializer(BaseVerifySerializer):
             super().validate(attrs)
         except serializers.ValidationError as exc:  # simplejwt's word for a used refresh token
             raise InvalidToken(str(exc.detail[0]))
-        user_id = UntypedToken(attrs["token"]).get(jwt_settings.USER_ID_CLAIM)
-        if user_id is not None and services.current_rights(user_id) is None:
+        token = UntypedToken(attrs["token"])
+        user_id = token.get(jwt_settings.USER_ID_CLAIM)
+        if user_id is None:
+            return {}
+        rights = services.current_rights(user_id)
+        if rights is None:
             raise exceptions.AuthenticationFailed(services.NO_ACTIVE_ACCOUNT, "no_active_account")
+        if not services.issued_for_current_password(token, rights):
+            raise exceptions.AuthenticationFailed(services.PASSWORD_CHANGED, "password_changed")
         return {}
 
 
