@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from events import Event, handles
@@ -38,7 +37,7 @@ from shop.event_types import (
     STOCK_RELEASED,
     STOCK_RESERVED,
 )
-from shop.statements import insert_many, insert_unless_exists
+from shop.statements import from_row, insert_many, insert_unless_exists, update
 
 PROJECTION = "order_summary"
 
@@ -161,52 +160,33 @@ def _count_applied(event: Event) -> list[int]:
 
 def _locked_summary(generation: int, order_id: int) -> OrderSummary | None:
     """The summary, locked for update until the transaction ends; None if there is none."""
-    # The SELECT composed once, its row made a model by hand: compiling a QuerySet for every
-    # event was ~40% of applying it, and raw()'s per-call column mapping still ~20% (measured).
+    # The SELECT composed once, its row made a model by from_row(): compiling a QuerySet for
+    # every event was ~40% of applying it, and raw()'s per-call column mapping still ~20% (measured).
     connection = connections[ALIAS]
-    sql, names, converters = _locked_summary_select(connection.vendor)
+    sql, names = _locked_summary_select(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [generation, order_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for position, (functions, expression) in converters.items():
-        for convert in functions:
-            values[position] = convert(values[position], expression, connection)
-    return OrderSummary.from_db(ALIAS, names, values)
+    return None if row is None else from_row(OrderSummary, names, row, using=ALIAS)
 
 
 @cache
-def _locked_summary_select(vendor: str) -> tuple[str, list[str], dict[int, tuple[list[Any], Any]]]:
-    """The SQL of the locked summary's SELECT, the fields it reads (every concrete one, in
-    order) and its columns' converters (JSON text to Python, ...): they depend on the
-    database's backend (`vendor`) alone."""
+def _locked_summary_select(vendor: str) -> tuple[str, tuple[str, ...]]:
+    """The SQL of the locked summary's SELECT and the fields it reads (every concrete one, in
+    order): the SQL depends on the database's backend (`vendor`) alone."""
     # (generation, order_id) is unique: a plain LIMIT 1, without the ORDER BY that first() adds.
     summaries = OrderSummary.objects.using(ALIAS).select_for_update()
-    compiler = summaries.filter(generation=0).filter(order_id=0)[:1].query.get_compiler(ALIAS)
-    sql, _ = compiler.as_sql()
-    names = [f.attname for f in OrderSummary._meta.concrete_fields]
-    return sql, names, compiler.get_converters([column for column, _, _ in compiler.select])
+    sql, _ = summaries.filter(generation=0).filter(order_id=0)[:1].query.get_compiler(ALIAS).as_sql()
+    return sql, tuple(f.attname for f in OrderSummary._meta.concrete_fields)
 
 
 def _add_to_existing(summary: OrderSummary, event: Event, fact: str) -> bool:
     """Add the event to a stored summary and save what it changed; False if it was there."""
     if any(entry["event_id"] == event.id for entry in summary.timeline):
         return False
-    fields = _fields(*_add(summary, event, fact))
     # One UPDATE of the changed columns: save(update_fields=...) compiled one per event, ~1/6
     # of applying it (measured).
-    quote = connections[ALIAS].ops.quote_name
-    sql = (
-        f"UPDATE {quote(OrderSummary._meta.db_table)}"
-        f" SET {', '.join(f'{quote(f.column or f.attname)} = %s' for f in fields)} WHERE {quote('id')} = %s"
-    )
-    connection = connections[ALIAS]
-    # pre_save() stamps updated_at (auto_now), as save() would.
-    values = [f.get_db_prep_save(f.pre_save(summary, False), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, summary.pk])
+    update(summary, _add(summary, event, fact), using=ALIAS)
     return True
 
 
@@ -225,11 +205,6 @@ def _index_products(generation: int, order_id: int, event: Event) -> None:
     ]
     # One INSERT: bulk_create()'s ORM path was ~1/4 of applying an order_placed (measured).
     insert_many(products, unless_exists=("generation", "order_id", "product_id"), using=ALIAS)
-
-
-@cache
-def _fields(*names: str) -> list[Field[Any, Any]]:
-    return [cast(Field, OrderSummary._meta.get_field(name)) for name in names]
 
 
 def _add(summary: OrderSummary, event: Event, fact: str) -> list[str]:
