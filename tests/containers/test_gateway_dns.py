@@ -17,8 +17,6 @@ import struct
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import pytest
 
 from devtools.compose import docker, engine_answers
 from devtools.gateway import DEFAULTS, ROOT, UPSTREAM_HEALTH, render
-from devtools.http import free_port
+from devtools.http import Api, free_port, http_status
 from tests.needs import require
 
 pytestmark = [pytest.mark.containers]
@@ -150,14 +148,10 @@ class Gateway:
 
     def post(self) -> tuple[int, dict, str]:
         """POST /api/orders/: (status, body, request id)."""
-        request = urllib.request.Request(
-            f"{self.url}/api/orders/", data=b'{"items": []}', headers={"Content-Type": "application/json"}
+        status, headers, body = Api(self.url).request_with_headers(
+            "POST", "/api/orders/", {"items": []}, timeout=20
         )
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                return response.status, json.load(response), response.headers["X-Request-ID"]
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error), error.headers["X-Request-ID"]
+        return status, body, headers["X-Request-ID"]
 
     def entry(self, request_id: str) -> dict:
         """The gateway's access-log line of one request."""
@@ -214,13 +208,9 @@ def gateway(tmp_path: Path, replicas) -> Iterator[tuple[Gateway, Dns]]:
     try:
         gw = Gateway(listen, container)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{gw.url}/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, docker("logs", container, check=False).stderr
-                time.sleep(0.2)
+        while http_status(f"{gw.url}/healthz", timeout=1) != 200:
+            assert time.monotonic() < deadline, docker("logs", container, check=False).stderr
+            time.sleep(0.2)
         yield gw, resolver
     finally:
         docker("rm", "-f", container, check=False)
