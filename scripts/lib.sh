@@ -12,22 +12,48 @@ is_root() { [ "$(id -u)" = "0" ]; }
 
 # apt_install [--no-start] PACKAGE...: install with apt-get (root only). --no-start keeps a
 # package's init script from starting a system-wide daemon (we run our own, on our own ports).
+# Calls made side by side (compose-local builds its stand-ins' bases in parallel) take turns on
+# one lock, and one that finds the packages installed by another does nothing: two apt-gets at
+# once fail on apt's own lock. DPkg::Lock::Timeout waits for an apt run by someone else.
 apt_install() {
   local no_start=""
   if [ "${1:-}" = "--no-start" ]; then no_start=1; shift; fi
   is_root || die "need '$*' installed (run as root to let this script apt-get install it)"
   command -v apt-get >/dev/null || die "need '$*' installed (no apt-get here)"
+  with_apt_lock apt_install_locked "$no_start" "$@"
+}
+
+# with_apt_lock COMMAND...: run COMMAND (a function too) holding this project's apt lock.
+with_apt_lock() {
+  (
+    flock -w 900 9 || die "waited 15 minutes for another apt-get of this project"
+    "$@"
+  ) 9>/var/lock/shop-apt.lock
+}
+
+apt_install_locked() {
+  local no_start="$1"
+  shift
+  packages_installed "$@" && return 0
   log "installing $* via apt-get"
-  local policy=/usr/sbin/policy-rc.d added_policy="" rc=0
+  local policy=/usr/sbin/policy-rc.d added_policy="" rc=0 wait=(-o DPkg::Lock::Timeout=600)
   if [ -n "$no_start" ] && [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod +x "$policy"
     added_policy=1
   fi
-  { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } || rc=$?
+  { DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null; } || rc=$?
   [ -n "$added_policy" ] && rm -f "$policy"
   [ "$rc" = 0 ] || die "apt-get install $* failed"
+}
+
+# packages_installed PACKAGE...: every one of them is installed (dpkg's own record).
+packages_installed() {
+  local package
+  for package in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] || return 1
+  done
 }
 
 # The run directories live under .cache/: make sure git ignores it.
