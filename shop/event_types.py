@@ -25,3 +25,7 @@ SHIPMENT_PICKED_UP = "shop.delivery.shipment_picked_up.v1"
 SHIPMENT_IN_TRANSIT = "shop.delivery.shipment_in_transit.v1"
 SHIPMENT_DELIVERED = "shop.delivery.shipment_delivered.v1"
 SHIPMENT_CANCELLED = "shop.delivery.shipment_cancelled.v1"
+
+# Published by identity (the shop service): consumed by every service that authenticates
+# without the user table, into its replica of users' rights (shop/rights).
+USER_RIGHTS_CHANGED = "shop.identity.user_rights_changed.v1"

@@ -23,6 +23,18 @@ from rest_framework import serializers
 
 # The largest value of a signed 64-bit integer: Postgres bigint, SQLite INTEGER.
 MAX_ID = 2**63 - 1
+
+
+def as_id(value: object) -> int | None:
+    """`value` (a token's user id claim, say) as an id a database could hold, or None. Tokens
+    are signed: only a bug sends a claim that is not one."""
+    try:
+        pk = int(str(value))
+    except ValueError:
+        return None
+    return pk if 0 < pk <= MAX_ID else None
+
+
 # The `lookup_value_regex` of every detail route: at most 19 digits, so a longer one is a 404 at
 # the URL resolver and never reaches int(). (A 19-digit id above MAX_ID finds no row: a 404 too.)
 ID_PATH_PATTERN = r"[0-9]{1,19}"

@@ -2,9 +2,11 @@
 
 - Each app's models are read from and written to the alias `shop.topology` gives the app.
 - Migrations of an app run only on its alias; the `events` app (outbox, inbox, dead letters) is
-  migrated into every alias, because an event must commit with the change that caused it.
+  migrated into every alias, because an event must commit with the change that caused it, and
+  the `rights` app (the replica of users' rights) into the own database of every service that
+  authenticates without the user table (topology.RIGHTS_REPLICAS).
 - Relations between objects of different aliases are refused.
-- Events models have no home alias: a query on them without `.using(alias)` raises instead of
+- Events and rights models have no home alias: a query on them without `.using(alias)` raises instead of
   silently landing in `default`.
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shop.topology import ALIAS_FOR_APP, ALL_ALIASES
+from shop.topology import ALIAS_FOR_APP, ALL_ALIASES, RIGHTS_REPLICAS
 
 EVERYWHERE = "events"
+# Apps whose tables live in several databases, and which.
+NO_HOME: dict[str, tuple[str, ...]] = {EVERYWHERE: ALL_ALIASES, "rights": RIGHTS_REPLICAS}
 
 
 # Connections standing in for an alias: copy_database's target is migrated as if it were the
@@ -38,8 +42,9 @@ class CrossDatabaseAccess(RuntimeError):
 
 
 def alias_for(app_label: str) -> str | None:
-    """The one database an app's models live in (None for the events models, which live in all)."""
-    if app_label == EVERYWHERE:
+    """The one database an app's models live in (None for the events and rights models, which
+    live in several)."""
+    if app_label in NO_HOME:
         return None
     alias = ALIAS_FOR_APP.get(app_label)
     if alias is None:
@@ -56,7 +61,7 @@ class AppDatabaseRouter:
         if instance is not None and instance._state.db:
             return instance._state.db
         raise CrossDatabaseAccess(
-            f"{model.__name__} lives in every app database; say which with .using(alias)"
+            f"{model.__name__} lives in several databases; say which with .using(alias)"
         )
 
     def db_for_read(self, model, **hints):
@@ -71,6 +76,6 @@ class AppDatabaseRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         db = _stand_ins.get(db, db)
-        if app_label == EVERYWHERE:
-            return db in ALL_ALIASES
+        if app_label in NO_HOME:
+            return db in NO_HOME[app_label]
         return db == ALIAS_FOR_APP.get(app_label)

@@ -114,7 +114,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (`shop`) has them. The other services authenticate statelessly (RS256 tokens) and keep auth and
 # contenttypes installed only for their model classes (simplejwt resolves the user model) — they
 # never query them, and their 'default' raises on any use.
-SERVES_IDENTITY = "shop" in SHOP_SERVICES
+SERVES_IDENTITY = topology.IDENTITY_SERVICE in SHOP_SERVICES
+# Elsewhere, requests are held to the replica of users' rights in this database (shop/rights).
+RIGHTS_REPLICA_DATABASE = next((a for a in SERVED_ALIASES if a in topology.RIGHTS_REPLICAS), None)
 INSTALLED_APPS = [
     *(["django.contrib.admin"] if SERVES_IDENTITY else []),
     "django.contrib.auth",
@@ -132,6 +134,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's JS/CSS as static files (SWAGGER_UI_DIST below)
     "events",
     "shop.identity",
+    "shop.rights",  # the replica of users' rights where there is no user table
     "catalog",
     "orders",
     "orders.read",  # label orders_read: the orders read side (CQRS)

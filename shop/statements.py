@@ -114,6 +114,17 @@ def update(
     return True
 
 
+def row_by_id(sql: str, pk: int | None, *, using: str) -> tuple[Any, ...] | None:
+    """The row `sql` (one parameter: a primary key) reads for `pk` on `using`; None if no row has
+    it, or if `pk` is None (shop.inputs.as_id: no id at all). For the per-request lookups,
+    whose statement is composed once (the ORM's lookup cost ~0.75 ms, mostly compiling it)."""
+    if pk is None:
+        return None
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [pk])
+        return cursor.fetchone()
+
+
 def from_row(model: type[M], names: Sequence[str], row: Sequence[Any], *, using: str) -> M:
     """The instance of `model` the ORM would make of `row`, read with raw SQL on `using`: the
     values of the fields `names` (in the row's order), each converted from what the database

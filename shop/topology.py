@@ -49,6 +49,12 @@ SERVICES: dict[str, Service] = {
 # database of their own; `events` is special: its tables live in every alias.
 ALIAS_FOR_APP: dict[str, str] = {app: alias for s in SERVICES.values() for app, alias in s.apps.items()}
 ALL_ALIASES: tuple[str, ...] = tuple(a for s in SERVICES.values() for a in s.aliases)
+# The service that holds the user table (identity); every other service authenticates with the
+# public key and a replica of users' rights (the `rights` app) in its own database.
+IDENTITY_SERVICE = "shop"
+RIGHTS_REPLICAS: tuple[str, ...] = tuple(
+    s.aliases[0] for s in SERVICES.values() if s.name != IDENTITY_SERVICE
+)
 
 
 def selected(names: str | None) -> list[Service]:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connections
 
 from shop.routers import CrossDatabaseAccess
-from shop.topology import ALIAS_FOR_APP
+from shop.topology import ALIAS_FOR_APP, RIGHTS_REPLICAS
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -20,7 +20,7 @@ def home_alias(model) -> str:
 def test_each_apps_tables_exist_only_in_its_own_database():
     tables = {alias: set(connections[alias].introspection.table_names()) for alias in settings.SERVED_ALIASES}
     for model in apps.get_models():
-        if model._meta.app_label == "events" or not model._meta.managed:
+        if model._meta.app_label in ("events", "rights") or not model._meta.managed:
             continue
         home = home_alias(model)
         table = model._meta.db_table
@@ -32,6 +32,18 @@ def test_each_apps_tables_exist_only_in_its_own_database():
 def test_outbox_inbox_and_dead_letters_are_in_every_database():
     for alias in settings.SERVED_ALIASES:
         assert set(connections[alias].introspection.table_names()) >= EVENTS_TABLES, alias
+
+
+def test_the_rights_replica_is_in_each_service_database_without_the_user_table_and_only_there():
+    from shop.rights.models import ReplicatedRights
+
+    table = ReplicatedRights._meta.db_table
+    having = [
+        alias for alias in settings.SERVED_ALIASES if table in connections[alias].introspection.table_names()
+    ]
+    assert having == list(RIGHTS_REPLICAS) == ["catalog", "orders", "delivery"]
+    with pytest.raises(CrossDatabaseAccess, match="using"):
+        ReplicatedRights.objects.count()
 
 
 def test_a_query_on_the_events_tables_must_name_its_database():

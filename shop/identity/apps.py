@@ -11,6 +11,9 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity"
 
     def ready(self) -> None:
+        from shop.identity import rights
+
+        rights.connect()  # every change of a user's rights is published (shop/identity/rights.py)
         connection_created.connect(_unicode_lower_on_sqlite, dispatch_uid="identity-sqlite-lower")
 
 

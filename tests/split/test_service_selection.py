@@ -166,7 +166,10 @@ def test_every_service_documents_the_whole_gateway_api(probes):
 
 def test_consumers_subscribe_and_handlers_write_only_within_their_service(probes):
     assert probes["shop"]["consumer_topics"] == []  # identity consumes nothing
-    assert probes["catalog"]["consumer_topics"] == ["shop.orders.order"]
+    assert probes["catalog"]["consumer_topics"] == ["shop.identity.user", "shop.orders.order"]
+    # Every service without the user table keeps its replica of users' rights (shop/rights).
+    for service in ("catalog", "orders", "delivery"):
+        assert "shop.identity.user" in probes[service]["consumer_topics"]
     assert "shop.catalog.reservation" in probes["orders"]["consumer_topics"]
     assert "shop.orders.order" in probes["delivery"]["consumer_topics"]
     for service in ("catalog", "orders", "delivery"):
