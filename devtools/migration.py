@@ -39,7 +39,7 @@ from devtools import postgres, processes
 from devtools.cluster import ROOT, manage
 from devtools.http import free_port, http_status, wait_until_listening
 from devtools.processes import Proc
-from devtools.split import SERVICES, WITH_EVENTS, SplitTopology
+from devtools.split import SERVICES, WITH_CONSUMER, SplitTopology
 from shop.topology import SERVICES as TOPOLOGY
 
 Say = Callable[[str], None]
@@ -238,7 +238,7 @@ class Migration:
             )
         )
         for service in self.monolith_services:
-            if service in WITH_EVENTS:
+            if service in WITH_CONSUMER:
                 self._track(
                     self.cluster.start_manage(
                         f"monolith-consumer-{service}-{gen}",

@@ -4,7 +4,7 @@ docker/compose.yaml with one process per container, started through devtools/clu
 Per service, every process runs with SHOP_SERVICES=<service> and the database URLs of that
 service only (so it cannot open another's database at all):
 
-    shop      gunicorn (identity: users, tokens, admin)             database default
+    shop      gunicorn (identity: users, tokens, admin), relay       database default
     catalog   gunicorn, relay, consumer, Celery worker + beat       database catalog
     orders    gunicorn x2, relay, consumer, Celery worker + beat    databases orders, orders_read
     delivery  gunicorn, relay, consumer, Celery worker + beat       database delivery
@@ -47,7 +47,10 @@ from devtools.services import KAFKA, PG_ADMIN_URL, REDIS
 from devtools.tracing import TraceBackend
 
 SERVICES = ("shop", "catalog", "orders", "delivery")
-WITH_EVENTS = ("catalog", "orders", "delivery")  # identity publishes and consumes nothing
+# Every service publishes (identity: users' rights changes, shop/identity/rights.py); all but
+# identity consume (identity's events feed the others' replicas of users' rights).
+WITH_RELAY = SERVICES
+WITH_CONSUMER = ("catalog", "orders", "delivery")
 # Web replicas per service: orders has two, so the gateway's balancing is always exercised.
 REPLICAS = {"shop": 1, "catalog": 1, "orders": 2, "delivery": 1}
 
@@ -205,8 +208,9 @@ class SplitTopology:
         worker (with beat) where it has them; `wait`: until each replica answers /readyz."""
         for replica in range(1, len(self.web_ports[service]) + 1):
             self.start_web(service, replica, wait=False)
-        if service in WITH_EVENTS:
+        if service in WITH_RELAY:
             self.start_relay(service)
+        if service in WITH_CONSUMER:
             self.start_consumer(service)
         if service in WITH_CELERY:
             self.start_worker(service)

@@ -2,7 +2,7 @@
 
 Their loops call beat() while they are alive; it touches EVENTS_HEARTBEAT_FILE (unset: nothing
 happens). A liveness probe that finds the file older than a few minutes restarts the container
-(k8s/base/events/*.yaml).
+(k8s/base/relay/relay.yaml, k8s/base/events/consumer.yaml).
 
 Alive means what an orchestrator needs to know (Liveness): the loop made progress, or had
 nothing to do, within STALL_SECONDS; or it is waiting on a dependency that is out right now,

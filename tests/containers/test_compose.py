@@ -216,8 +216,8 @@ def test_down_and_up_keeps_every_service_data_and_the_saga_continues(split, shop
 # --- isolation and hardening ---------------------------------------------------------------------------
 def test_every_app_container_runs_as_10001_read_only_without_capabilities(split):
     names = app_containers(split)
-    # 4 web (+ a second orders replica), 3 relays, 3 consumers, 3 workers, 3 beats
-    assert len(names) == 17, names
+    # 4 web (+ a second orders replica), 4 relays (identity's too), 3 consumers, 3 workers, 3 beats
+    assert len(names) == 18, names
     for name in names:
         config = split.inspect(name)
         assert config["Config"]["User"] == "10001:10001", name

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from shop.topology import SERVICES
+from events.schemas import event_types
+from shop.topology import ALIAS_FOR_APP, SERVICES, service_for_alias
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.32.0"  # the kubectl here; kubernetes-validate ships schemas for 1.25 … 1.37
@@ -32,6 +33,11 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job")
 def aliases(service: str) -> set[str]:
     """The database aliases `service` owns."""
     return set(SERVICES[service].aliases)
+
+
+def publishing_services() -> set[str]:
+    """The services whose apps publish an event type (`shop.<app>.<fact>.v<N>`): each needs a relay."""
+    return {service_for_alias(ALIAS_FOR_APP[t.split(".")[1]]).name for t in event_types()}
 
 
 def url_aliases(keys) -> set[str]:

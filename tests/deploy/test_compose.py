@@ -24,6 +24,7 @@ from tests.deploy.files import (
     compose_schema,
     entrypoint_roles,
     gateway_routes,
+    publishing_services,
     url_aliases,
 )
 
@@ -158,3 +159,13 @@ def test_the_gateway_routes_to_services_and_gets_every_template_value():
         if f"{upstream}-web" not in services():
             problems.append(f"the gateway template routes to {upstream}, which has no web service")
     assert problems == []
+
+
+def test_every_service_that_publishes_events_runs_a_relay():
+    relays = {
+        environment(svc).get("SHOP_SERVICES")
+        for svc in services().values()
+        if svc.get("command") == ["relay"]
+    }
+    assert publishing_services() == {"shop", "catalog", "orders", "delivery"}
+    assert sorted(publishing_services() - relays) == []

@@ -24,6 +24,7 @@ from tests.deploy.files import (
     kustomize,
     name_of,
     pod_spec,
+    publishing_services,
     url_aliases,
 )
 
@@ -244,3 +245,12 @@ def test_every_shop_container_runs_a_role_of_the_entrypoint(path, workloads):
         if container["image"].split(":")[0].endswith("shop") and container.get("args", [""])[0] not in roles
     ]
     assert unknown == []
+
+
+def test_every_service_that_publishes_events_runs_a_relay(path, workloads):
+    relays = {
+        obj["spec"]["template"]["metadata"]["labels"].get("shop.service")
+        for obj in workloads
+        if any(c.get("args") == ["relay"] for c in containers(pod_spec(obj)))
+    }
+    assert sorted(publishing_services() - relays) == []

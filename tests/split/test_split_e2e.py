@@ -376,3 +376,80 @@ def test_a_relay_killed_and_restarted_continues_the_orders_trace(split, shop):
     assert send["timestamp"] >= restarted_at_us
     assert create["localEndpoint"]["serviceName"].startswith("orders-web-")
     assert send["localEndpoint"]["serviceName"] == "orders-relay"
+
+
+# --- a user's rights reach every service at once --------------------------------------------------
+# Services without the user table hold tokens to their replica of users' rights, which identity's
+# user_rights_changed events keep (shop/identity/rights.py -> shop-relay -> Kafka -> each
+# service's consumer -> shop/rights). The changes are made in identity's own process, with the
+# model as the admin or `manage.py changepassword` would.
+AUTHENTICATED = ("/api/orders/", "/api/catalog/products/", "/api/delivery/shipments/")
+
+
+def change_user(split: SplitTopology, username: str, change: str) -> None:
+    split.manage(
+        "shop",
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        f"user = get_user_model().objects.get(username={username!r})\n"
+        f"{change}\n"
+        "user.save()\n",
+    )
+
+
+def test_a_deactivation_or_password_change_reaches_every_service_before_the_token_expires(split):
+    gateway = Api(split.url)
+    users = {}
+    for name in ("dora", "eve"):
+        status, body = gateway.post(
+            "/api/auth/register/", {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        )
+        assert status == 201, body
+        users[name] = gateway.login(name, PASSWORD).token
+    urls = [f"{split.url}{path}" for path in AUTHENTICATED]
+    for token in users.values():
+        assert [call("GET", url, token=token)[0] for url in urls] == [200, 200, 200]
+
+    def refused(token: str, code: str):
+        def check() -> bool:
+            answers = [call("GET", url, token=token) for url in urls]
+            return all(
+                status == 401 and isinstance(body, dict) and body.get("code") == code
+                for status, _, body in answers
+            )
+
+        return check
+
+    change_user(split, "dora", "user.is_active = False")
+    change_user(split, "eve", "user.set_password('a-new-long-passphrase-7')")
+
+    wait_for(
+        "dora's token to be refused by orders, catalog and delivery",
+        refused(users["dora"], "no_active_account"),
+        timeout=30,
+    )
+    wait_for(
+        "eve's old token to be refused by orders, catalog and delivery",
+        refused(users["eve"], "password_changed"),
+        timeout=30,
+    )
+    # Each service applied both to its own database.
+    ids = tuple(
+        split.cluster.sql("default", "SELECT id FROM auth_user WHERE username = %s", (n,))[0][0]
+        for n in users
+    )
+    for alias in ("catalog", "orders", "delivery"):
+        rows = split.cluster.sql(
+            alias,
+            "SELECT user_id, is_active FROM rights_replicatedrights"
+            " WHERE user_id IN (%s, %s) ORDER BY user_id",
+            ids,
+        )
+        assert rows == [(ids[0], False), (ids[1], True)], alias
+    # A token of the new password works at once everywhere (it carries the newer rights version).
+    fresh = gateway.login("eve", "a-new-long-passphrase-7").token
+    assert [call("GET", url, token=fresh)[0] for url in urls] == [200, 200, 200]
+    # Identity refuses the same, at its own endpoints.
+    status, _, body = call("POST", f"{split.url}/api/auth/token/verify/", {"token": users["dora"]})
+    assert (status, body.get("code")) == (401, "no_active_account")
