@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management import BaseCommand, CommandError, call_command
 
 from events.testing import drain
@@ -28,12 +29,17 @@ class Command(BaseCommand):
         password = password or DEV_PASSWORD
         User = get_user_model()
         for username, email, is_staff in DEMO_USERS:
-            user, created = User.objects.get_or_create(
-                username=username, defaults={"email": email, "is_staff": is_staff, "is_superuser": is_staff}
+            # Created with its password, in one INSERT: a second save setting it would be a
+            # change of the user's rights, announced to every service (shop/identity/rights.py).
+            _, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "email": email,
+                    "is_staff": is_staff,
+                    "is_superuser": is_staff,
+                    "password": make_password(password),
+                },
             )
-            if created:
-                user.set_password(password)
-                user.save()
             role = "staff" if is_staff else "customer"
             self.stdout.write(f"user {username} ({role}): {'created' if created else 'exists'}")
         call_command("seed_catalog", stdout=self.stdout)
