@@ -152,7 +152,9 @@ class Cut:
     route_off: float = 0.0  # the gateway stopped sending the service's requests to the monolith/service
     drained: float = 0.0
     copied: float = 0.0
-    route_on: float = 0.0  # the gateway sends them to where the service runs now
+    # From here the gateway may send them to where the service runs now: stamped as the reload is
+    # asked for, since nginx's new workers take requests before reload() sees the old ones stop.
+    route_on: float = 0.0
     rows: int = 0  # rows copied
     drain_output: str = ""
     copy_outputs: dict[str, str] = field(default_factory=dict)
@@ -312,8 +314,8 @@ class Migration:
         self.topology.start_worker(service)
         self.topology.wait_ready(service)
         self.topology.gateway.route(service, self.topology.web_ports[service])
-        self.topology.gateway.reload()
         cut.route_on = time.time()
+        self.topology.gateway.reload()
         ports = ", ".join(f":{port}" for port in self.topology.web_ports[service])
         self._said(
             cut, f"{service} runs alone (SHOP_SERVICES={service}); gateway: /api/{service}/ -> {ports}"
@@ -349,8 +351,8 @@ class Migration:
         self._said(cut, f"{cut.rows:,} rows copied and verified")
         self._replace_monolith_pipeline(serving)
         self._wait_ready(web[1])
-        self._flip_monolith_web(web, off=[])
         cut.route_on = time.time()
+        self._flip_monolith_web(web, off=[])
         self._said(cut, f"gateway: /api/{service}/ -> the monolith (SHOP_SERVICES={','.join(serving)})")
         self.cuts.append(cut)
         return cut
