@@ -112,7 +112,7 @@ def consumer_per_record(
     `records` at `rate` a second."""
     from kafka import KafkaConsumer, OffsetAndMetadata
 
-    from events.transports.kafka.consumer import COMMIT_SECONDS, consumer_config
+    from events.transports.kafka.consumer import COMMIT_SECONDS, POLL_TIMEOUT_MS, consumer_config
     from events.transports.kafka.producer import producer_config
 
     config = {**consumer_config("orders"), "group_id": group}
@@ -123,7 +123,7 @@ def consumer_per_record(
 
     def poll_once() -> int:
         nonlocal committed_at
-        batch = consumer.poll(timeout_ms=500)
+        batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
         for partition, partition_records in batch.items():
             applied[partition] = OffsetAndMetadata(partition_records[-1].offset + 1, "", -1)
         now = time.monotonic()

@@ -466,7 +466,7 @@ class GroupLag:
             self._consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
         committed = {}
         for group in self.groups:
-            offsets = self._admin.list_group_offsets(group).get(group, {})
+            offsets = self._admin.list_consumer_group_offsets(group)
             committed[group] = {tp: o.offset for tp, o in offsets.items() if tp.topic.startswith(self.prefix)}
         ends = self._consumer.end_offsets(sorted({tp for c in committed.values() for tp in c}))
         return sum(max(0, ends[tp] - offset) for c in committed.values() for tp, offset in c.items())

@@ -32,7 +32,7 @@ def kafka_up(bootstrap: str = KAFKA) -> bool:
 
     try:
         KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
         ).close()
         return True
     except Exception:

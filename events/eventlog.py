@@ -60,7 +60,7 @@ class KafkaLog(EventLog):
     def __init__(self, topics: list[str]):
         from kafka import KafkaConsumer, TopicPartition
 
-        from events.transports.kafka import client_id, kafka_name
+        from events.transports.kafka import MAX_RESPONSE_BYTES, client_id, kafka_name
 
         super().__init__(topics)
         self.consumer = KafkaConsumer(
@@ -68,6 +68,7 @@ class KafkaLog(EventLog):
             group_id=None,
             enable_auto_commit=False,
             client_id=client_id("event-log"),
+            receive_message_max_bytes=MAX_RESPONSE_BYTES,
         )
         self.partitions = [
             TopicPartition(kafka_name(t), p)

@@ -179,11 +179,11 @@ def test_kafka_clients_reconnection_lines_are_logged_once_per_kind_every_30_seco
 
     passed = []
     for _ in range(20):  # ten seconds of a client retrying twice a second
-        passed.append(noise.filter(r := record("kafka.net.manager")))
+        passed.append(noise.filter(r := record("kafka.conn")))
         clock[0] += 0.5
     assert passed.count(True) == 1
     assert noise.filter(record("kafka.cluster"))  # another kind of line goes through
     assert noise.filter(record("events.outbox.relay"))  # not kafka's: never held back
     clock[0] += 30
-    assert noise.filter(r := record("kafka.net.manager"))
+    assert noise.filter(r := record("kafka.conn"))
     assert "19 more like this" in r.getMessage()

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from events.settings import events_settings
 
+# kafka-python 2.x refuses a response over 1 MB by default (receive_message_max_bytes) while a
+# fetch may return up to fetch_max_bytes (50 MB): a consumer behind on big records would fail
+# the same fetch forever. Every consumer of this library accepts what a fetch can return.
+MAX_RESPONSE_BYTES = 100_000_000
+
 
 def kafka_name(name: str) -> str:
     """The broker-side name of a topic or consumer group: the logical name in EVENTS_NAMESPACE."""

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from events.schemas import event_types, topic_for
 from events.settings import events_settings
-from events.transports.kafka import client_id, dead_letter_topic, kafka_name
+from events.transports.kafka import MAX_RESPONSE_BYTES, client_id, dead_letter_topic, kafka_name
 
 
 def ensure_topics(*, partitions: int, replication_factor: int) -> dict[str, bool]:
@@ -46,7 +46,7 @@ def broker_reachable(timeout_ms: int = 2000) -> bool:
         admin = KafkaAdminClient(
             bootstrap_servers=events_settings.KAFKA_BOOTSTRAP_SERVERS,
             request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
+            api_version_auto_timeout_ms=timeout_ms,
             client_id=client_id("readyz"),
         )
         try:
@@ -64,13 +64,19 @@ def group_lag(group: str, topics: list[str]) -> tuple[int, float]:
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
     servers = events_settings.KAFKA_BOOTSTRAP_SERVERS
-    admin = KafkaAdminClient(bootstrap_servers=servers, client_id=client_id("lag"), bootstrap_timeout_ms=5000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=servers, client_id=client_id("lag"), api_version_auto_timeout_ms=5000
+    )
     consumer = KafkaConsumer(
-        bootstrap_servers=servers, group_id=None, enable_auto_commit=False, client_id=client_id("lag")
+        bootstrap_servers=servers,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=client_id("lag"),
+        receive_message_max_bytes=MAX_RESPONSE_BYTES,
     )
     try:
         # A new broker creates its offsets topic, and so the group coordinator, on first use.
-        committed = _retrying(lambda: admin.list_group_offsets(group), timeout=10.0).get(group, {})
+        committed = _retrying(lambda: admin.list_consumer_group_offsets(group), timeout=10.0)
         partitions = [
             TopicPartition(kafka_name(t), p)
             for t in topics
@@ -122,7 +128,7 @@ def committed_offsets(group: str, partitions: list[Any]) -> dict[Any, int]:
     `partitions`; a partition it never committed is absent."""
     admin = _offsets_admin()
     try:
-        offsets = _retrying(lambda: admin.list_group_offsets({group: list(partitions)})).get(group, {})
+        offsets = _retrying(lambda: admin.list_consumer_group_offsets(group, partitions=list(partitions)))
     finally:
         admin.close()
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset is not None and meta.offset >= 0}
@@ -131,23 +137,24 @@ def committed_offsets(group: str, partitions: list[Any]) -> dict[Any, int]:
 def commit_offsets(group: str, offsets: dict[Any, int]) -> None:
     """Set consumer group `group`'s committed offsets (the group must have no running member).
     Raises if the broker refused any partition."""
-    from kafka import OffsetAndMetadata
-    from kafka.errors import NoError
+    from kafka import KafkaConsumer, OffsetAndMetadata
 
-    admin = _offsets_admin()
+    # kafka-python 2.x's admin client cannot alter a group's offsets; a consumer of the group
+    # that never joins it (no subscribe, no poll) commits them as the group's, which the broker
+    # accepts while the group has no member, and raises on any partition it refuses.
+    consumer = KafkaConsumer(
+        bootstrap_servers=events_settings.KAFKA_BOOTSTRAP_SERVERS,
+        group_id=group,
+        enable_auto_commit=False,
+        client_id=client_id("offsets"),
+        api_version_auto_timeout_ms=5000,
+    )
     try:
-        result = _retrying(
-            lambda: admin.alter_group_offsets(
-                group, {tp: OffsetAndMetadata(offset, "", None) for tp, offset in offsets.items()}
-            )
-        )
+        _retrying(lambda: consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}))
+    except Exception as exc:
+        raise RuntimeError(f"the broker refused offsets of group {group}: {exc}") from exc
     finally:
-        admin.close()
-    refused = {
-        f"{tp.topic}/{tp.partition}": error.__name__ for tp, error in result.items() if error is not NoError
-    }
-    if refused:
-        raise RuntimeError(f"the broker refused offsets of group {group}: {refused}")
+        consumer.close(autocommit=False)
 
 
 def _offsets_admin() -> Any:
@@ -155,7 +162,7 @@ def _offsets_admin() -> Any:
 
     servers = events_settings.KAFKA_BOOTSTRAP_SERVERS
     return KafkaAdminClient(
-        bootstrap_servers=servers, client_id=client_id("offsets"), bootstrap_timeout_ms=5000
+        bootstrap_servers=servers, client_id=client_id("offsets"), api_version_auto_timeout_ms=5000
     )
 
 

@@ -27,9 +27,9 @@ from events.outage import DatabaseUnavailable, Outage, database_reachable, reset
 from events.registry import all_handlers
 from events.schemas import topic_for
 from events.settings import events_settings
-from events.transports.kafka import client_id, dead_letter_topic, kafka_name
+from events.transports.kafka import MAX_RESPONSE_BYTES, client_id, dead_letter_topic, kafka_name
 from events.transports.kafka.admin import broker_reachable, group_lag
-from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, producer_config
+from events.transports.kafka.producer import SEND_TIMEOUT_SECONDS, new_producer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ COMMIT_SECONDS = 1.0
 LAG_SECONDS = 5.0
 # A broker that stopped answering must not hold the loop in an offset commit.
 COMMIT_TIMEOUT_MS = 15_000
+# The longest one poll waits for records. It returns as soon as one comes, so this is not a delay:
+# only how often an idle loop turns (each turn costs CPU: 500 ms was twice an idle consumer's),
+# and how long a stop waits for the poll under way.
+POLL_TIMEOUT_MS = 2_000
 
 
 def consumer_group(alias: str) -> str:
@@ -77,9 +81,12 @@ def consumer_config(alias: str) -> dict[str, Any]:
         # connection attempt a second per consumer while it is down: nothing for a broker.
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 1_000,
-        # A request to a frozen broker (SIGSTOP, a long GC pause) fails after 10 s instead of 30,
-        # and the coordinator is looked up again; it must exceed fetch_max_wait_ms.
-        "request_timeout_ms": 10_000,
+        # A request to a frozen broker (SIGSTOP, a long GC pause) fails after 11 s instead of 305,
+        # and the coordinator is looked up again; kafka-python wants it above fetch_max_wait_ms
+        # and session_timeout_ms.
+        "request_timeout_ms": 11_000,
+        # The largest response accepted (MAX_RESPONSE_BYTES): a fetch may return up to 50 MB.
+        "receive_message_max_bytes": MAX_RESPONSE_BYTES,
         # kafka-python's own client metrics (sensors on every request): this library keeps its
         # own (events.metrics) and reads none of them.
         "metrics_enabled": False,
@@ -168,7 +175,7 @@ class KafkaConsumerRuntime:
             return True  # asked already
         return not database_reachable(self.alias) or not broker_reachable()
 
-    def poll_once(self, timeout_ms: int = 500) -> int:
+    def poll_once(self, timeout_ms: int = POLL_TIMEOUT_MS) -> int:
         """Apply one poll's records; their offsets are committed after them (commit_applied). The
         records' effects commit in one database transaction (events.inbox.apply.apply_batch); if
         any of them fails, they are applied one by one instead, with retries and dead letters for
@@ -244,10 +251,8 @@ class KafkaConsumerRuntime:
         """Copy the record, original headers included, to this service's dead letter topic.
         The parked row in the service's database (if the event was readable) is what gets
         replayed; the topic lets operators and tooling see every failure, even unreadable ones."""
-        from kafka import KafkaProducer
-
         if self._dead_letters is None:
-            self._dead_letters = KafkaProducer(**producer_config(events_settings.KAFKA_BOOTSTRAP_SERVERS))
+            self._dead_letters = new_producer(events_settings.KAFKA_BOOTSTRAP_SERVERS)
         headers = [
             *(record.headers or []),
             ("dlt_error", error.encode()[:4000]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -24,10 +25,12 @@ def producer_config(bootstrap_servers: list[str]) -> dict[str, Any]:
         "client_id": client_id("relay"),
         # acks=all + idempotence: an acknowledged record is on every in-sync replica, and the
         # producer's own retries neither duplicate nor reorder records within a partition.
+        # kafka-python 2.x keeps that promise with one request in flight per broker (it refuses
+        # more): a request carries whole batches, one per partition, so the relay loses little.
         "acks": "all",
         "enable_idempotence": True,
         "retries": 2**31 - 1,
-        "max_in_flight_requests_per_connection": 5,
+        "max_in_flight_requests_per_connection": 1,
         # send() returns or raises within SEND_TIMEOUT_SECONDS (KafkaTransport.send), a frozen
         # broker included: a request unanswered for 10 s is retried, a record still unacked after
         # the delivery timeout fails, and send() blocks on metadata or a full buffer 10 s at most.
@@ -37,8 +40,9 @@ def producer_config(bootstrap_servers: list[str]) -> dict[str, Any]:
         # Reconnect within a second of the broker's return (the default backoff grows to 30 s).
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 1_000,
-        # A new producer (the relay makes one after a failure) waits for the broker 10 s, not 30.
-        "bootstrap_timeout_ms": 10_000,
+        # A new producer (the relay makes one after a failure) gives up on a broker that does not
+        # answer its first request (the API versions) after 10 s.
+        "api_version_auto_timeout_ms": 10_000,
         # Batching and compression are where relay throughput comes from.
         "linger_ms": 2,
         "batch_size": 256 * 1024,
@@ -63,9 +67,7 @@ class KafkaTransport:
     @property
     def producer(self) -> Any:
         if self._producer is None:
-            from kafka import KafkaProducer
-
-            self._producer = KafkaProducer(**producer_config(self.bootstrap_servers))
+            self._producer = new_producer(self.bootstrap_servers)
         return self._producer
 
     def send(self, messages: list[Message]) -> None:
@@ -122,6 +124,32 @@ class KafkaTransport:
         except Exception as exc:
             log.warning("closing the Kafka producer failed, dropping its pending records: %s", exc)
             _discard(producer)
+
+
+def new_producer(bootstrap_servers: list[str]) -> Any:
+    """A kafka.KafkaProducer with producer_config(), whose force-close works (_discard)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**producer_config(bootstrap_servers))
+    accumulator = producer._accumulator
+    accumulator._abort_batches = functools.partial(_abort_batches, accumulator)
+    return producer
+
+
+def _abort_batches(accumulator: Any, error: Exception) -> None:
+    """RecordAccumulator._abort_batches of kafka-python 2.3.3, which a force-close runs: it
+    removed each incomplete batch from its partition's queue, and a batch already sent (in flight
+    to a frozen broker: the case a force-close is for) is in no queue any more. The ValueError
+    ended the sender thread before it failed the records, and send() waited out its deadline.
+    Here a batch sent is aborted too, and one already done is left as it is."""
+    for batch in accumulator._incomplete.all():
+        with accumulator._tp_lock(batch.topic_partition):
+            batch.records.close()
+            with contextlib.suppress(ValueError):  # sent already: in no queue
+                accumulator._batches[batch.topic_partition].remove(batch)
+        if not batch.is_done:
+            batch.abort(error)
+        accumulator.deallocate(batch)
 
 
 @contextlib.contextmanager
