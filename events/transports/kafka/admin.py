@@ -150,7 +150,8 @@ def commit_offsets(group: str, offsets: dict[Any, int]) -> None:
         api_version_auto_timeout_ms=5000,
     )
     try:
-        _retrying(lambda: consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}))
+        # commit() itself waits for the coordinator and retries what is retriable, 30 s at most.
+        consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}, timeout_ms=30_000)
     except Exception as exc:
         raise RuntimeError(f"the broker refused offsets of group {group}: {exc}") from exc
     finally:
