@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import interpreter, setup_django
 from devtools import postgres
 
 ALIASES = ("orders_read", "orders")  # the projection, then the saga handlers
@@ -54,6 +54,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    interpreter()  # its speed, measured before the load; printed with the figures
     tag = uuid.uuid4().hex[:8]
     names = {alias: f"shop_bench_apply_{tag}_{alias}" for alias in ALIASES}
     for name in names.values():
@@ -73,6 +74,7 @@ def main() -> int:
             f" transaction, Postgres 15 at {args.pg_url.rsplit('@', 1)[-1].split('/')[0]},"
             f" load average {os.getloadavg()[0]:.2f}"
         )
+        print(f"python {interpreter()}")
         report(args)
     finally:
         from django.db import connections

@@ -4,13 +4,17 @@ devtools/cluster.py), as for the tests."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
+import platform
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +32,47 @@ def setup_django(**environment: str) -> None:
     import django
 
     django.setup()
+
+
+@functools.cache
+def interpreter() -> str:
+    """Which Python ran (every process a benchmark starts runs sys.executable too) and how fast it
+    is: the same code costs ~15 % more CPU per order on an interpreter built without PGO and LTO
+    around a shared libpython (pyenv's default build) than on one built like the official python
+    images or Debian's (bench/README.md, "Which Python"). Printed with every run, so that figures
+    are compared between runs of the same interpreter on the same machine. Measured once, on the
+    first call: a benchmark calls it before its load and prints it with its figures."""
+    real = os.path.realpath(sys.executable)
+    with open("/proc/self/maps") as maps:
+        shared = any("/libpython" in line for line in maps)
+    linked = "libpython shared" if shared else "libpython built in"
+    return (
+        f"{platform.python_version()} {real} ({linked}),"
+        f" {1000 * reference_loop():.0f} ms per reference loop (pure Python; lower is faster)"
+    )
+
+
+def reference_loop(repeat: int = 5) -> float:
+    """CPU seconds of a fixed pure-Python workload (JSON, dicts, strings, calls: what a request or
+    an event costs us), the best of `repeat`: the interpreter's and the machine's speed in one
+    figure: 57 ms with Debian's python3.11, 79 with pyenv's build, on the 2-core machine of
+    bench/RESULTS.md's issue-14 sections."""
+    data = {f"k{i}": {"id": i, "name": "x" * 20, "lines": list(range(5))} for i in range(100)}
+
+    def work() -> int:
+        total = 0
+        for _ in range(300):
+            decoded = json.loads(json.dumps(data))
+            for key, value in decoded.items():
+                total += len(key) + len(str(value["id"])) + sum(value["lines"])
+        return total
+
+    best = math.inf
+    for _ in range(repeat):
+        started = time.process_time()
+        work()
+        best = min(best, time.process_time() - started)
+    return best
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -40,7 +40,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-from bench.common import delete_topics, markdown_table, setup_django
+from bench.common import delete_topics, interpreter, markdown_table, setup_django
 
 # The saga's happy path: what every confirmed, shipped order publishes on its way (orders/
 # catalog/delivery handlers; tests/test_saga.py walks the same path).
@@ -169,6 +169,7 @@ def consumer_per_record(
 
 def main() -> int:
     args = parse_args()
+    interpreter()  # its speed, measured before the load; printed with the figures
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     # Every service in this process (the registry then holds every handler), no database touched.
@@ -189,6 +190,7 @@ def main() -> int:
         f"kafka_floor {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load[0]:.2f} {load[1]:.2f},"
         f" kafka-python {__import__('kafka').__version__}, {args.size} B values, {PARTITIONS} partitions"
     )
+    print(f"python {interpreter()}")
     print(f"an order's records (happy path {', '.join(e.split('.')[2] for e in HAPPY_PATH)}):")
     print(f"  sent: {dict(sends)}; fetched per consumer group:")
     for group, events in fetched.items():

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import PySpy, process_cpu
+from bench.common import PySpy, interpreter, process_cpu
 from bench.common import percentile as pct
 from devtools.cluster import LocalCluster, drop_templates
 from devtools.http import Api, free_port
@@ -104,6 +104,7 @@ def backends_cpu(pattern: str) -> float:
 
 def main() -> int:
     args = parse_args()
+    interpreter()  # its speed, measured before the load; printed with the figures
     env = dict(item.split("=", 1) for item in args.web_env)
     workdir = Path(tempfile.mkdtemp(prefix="order_post_"))
     cluster = LocalCluster(workdir)
@@ -187,6 +188,7 @@ def main() -> int:
         print(f"order_post: POST /api/orders/ against one gunicorn worker, closed loop, {connections}")
         when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         print(f"date        {when}; load average {loadavg[0]:.2f} {loadavg[1]:.2f} (1, 5 min; before)")
+        print(f"python      {interpreter()}")
         print(f"command     .venv/bin/python -m bench.order_post {' '.join(sys.argv[1:])}")
         print(f"web         gunicorn 1 worker x {args.threads} thread(s)" + (f"; env {env}" if env else ""))
         print(

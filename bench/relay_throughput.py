@@ -45,7 +45,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import PySpy, delete_topics, markdown_table, process_cpu, setup_django
+from bench.common import PySpy, delete_topics, interpreter, markdown_table, process_cpu, setup_django
 from devtools import postgres
 from devtools.cluster import ROOT
 
@@ -613,6 +613,7 @@ def run_producer_perf(bootstrap: list[str], topic: str, n: int, size: int, paylo
 
 def main() -> int:
     args = parse_args()
+    interpreter()  # its speed, measured before the load; printed with the figures
     bootstrap = [s.strip() for s in args.bootstrap.split(",") if s.strip()]
     tag = uuid.uuid4().hex[:8]
     db_name = f"shop_bench_relay_{tag}"
@@ -793,6 +794,7 @@ def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> No
         f" acks=all, lz4, {args.partitions} partitions, {os.cpu_count()} CPUs,"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}"
     )
+    print(f"python {interpreter()}")
     print()
     print(markdown_table(header, rows, right=set(range(1, 9))))
     print()

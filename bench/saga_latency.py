@@ -71,7 +71,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import PySpy, delete_topics, process_cpu, stop_cleanly_on_sigterm
+from bench.common import PySpy, delete_topics, interpreter, process_cpu, stop_cleanly_on_sigterm
 from bench.common import percentile as pct
 from devtools.cluster import ROOT, LocalCluster, drop_templates
 from devtools.http import Api, free_port
@@ -699,6 +699,7 @@ def run_shape1(args, n: int, *, customers: int) -> dict | None:
 
 def main() -> int:
     args = parse_args()
+    interpreter()  # its speed, measured before the load; printed with the figures
     envs = {role: env_pairs(getattr(args, f"{role}_env")) for role in ("relay", "consumer", "web")}
     workdir = Path(tempfile.mkdtemp(prefix="saga_latency_"))
     cluster = LocalCluster(workdir)
@@ -853,6 +854,7 @@ def run(args, cluster: LocalCluster, envs: dict) -> int:
         f"machine     {os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().release}, load average before"
         f" the load {loadavg:.2f} (see 'rest of the machine' below)"
     )
+    p(f"python      {interpreter()}")
     p(f"command     .venv/bin/python -m bench.saga_latency {' '.join(sys.argv[1:])}")
     p(
         f"load        open loop, {args.rate:g} orders/s x {args.duration:g} s = {n} POSTs"
