@@ -160,20 +160,19 @@ def _snapshots(product_ids: list[int]) -> dict[int, ProductSnapshot]:
     with connection.cursor() as cursor:
         cursor.execute(sql, product_ids)
         rows = cursor.fetchall()
-    return {row[0]: from_row(ProductSnapshot, names, row, using=ALIAS) for row in rows}
+    snapshots = (from_row(ProductSnapshot, names, row, using=ALIAS) for row in rows)
+    return {snapshot.pk: snapshot for snapshot in snapshots}
 
 
 @cache
 def _snapshots_select(vendor: str, count: int) -> tuple[str, tuple[str, ...]]:
-    """The SELECT of `count` snapshots by product id, every concrete field (the first is the
-    primary key, product_id), and the fields it reads: the text depends on the backend
-    (`vendor`) and the count alone, at most MAX_LINES of them."""
-    quote = connections[ALIAS].ops.quote_name
-    fields = ProductSnapshot._meta.concrete_fields
-    columns = [quote(f.column or f.attname) for f in fields]
-    table = quote(ProductSnapshot._meta.db_table)
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN ({', '.join(['%s'] * count)})"
-    return sql, tuple(f.attname for f in fields)
+    """The SQL of `count` snapshots' SELECT by product id, compiled by the ORM once, and the
+    fields it reads (every concrete one, in order): the text depends on the backend (`vendor`)
+    and the count alone, at most MAX_LINES of them. The ids it was compiled with (distinct, or
+    the ORM would merge them) are placeholders: each call passes its own."""
+    snapshots = ProductSnapshot.objects.using(ALIAS).filter(product_id__in=range(1, count + 1)).order_by()
+    sql, _ = snapshots.query.get_compiler(ALIAS).as_sql()
+    return sql, tuple(f.attname for f in ProductSnapshot._meta.concrete_fields)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
