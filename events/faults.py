@@ -5,12 +5,14 @@ EVENTS_FAULT=consumer.applied_before_offset_commit:3 and the process dies (like 
 cleanup, no offset commit, no outbox update) the 3rd time it passes that point. This is how the
 tests hit the exact windows that random kills only hit by luck. EVENTS_FAIL_HANDLER=<handler>
 makes one handler raise on every event (after its inbox row was written, inside its
-transaction), standing in for a bug that a later deploy fixes.
+transaction), standing in for a bug that a later deploy fixes; EVENTS_SLOW_HANDLER=<handler>:<s>
+makes it take that many seconds instead, so a test can stop a process with an event in hand.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 _spec = os.environ.get("EVENTS_FAULT", "")
 _name, _, _after = _spec.partition(":")
@@ -27,6 +29,7 @@ def point(name: str) -> None:
 
 
 _failing_handler = os.environ.get("EVENTS_FAIL_HANDLER", "")
+_slow_handler, _, _slow_seconds = os.environ.get("EVENTS_SLOW_HANDLER", "").partition(":")
 
 
 class InjectedFailure(RuntimeError):
@@ -36,3 +39,5 @@ class InjectedFailure(RuntimeError):
 def handler(name: str) -> None:
     if name == _failing_handler:
         raise InjectedFailure(f"injected failure in {name} (EVENTS_FAIL_HANDLER)")
+    if name == _slow_handler:
+        time.sleep(float(_slow_seconds))

@@ -1,11 +1,14 @@
 """The event history a monolith leaves behind, made the beginning of the Kafka log.
 
-In the monolith (local transport) the log is the outbox tables: the relay hands each event to
-every handler in-process and marks it published, so a published row is an event that every
-handler has seen (applied, found in its inbox, or parked as a dead letter), and an unpublished
-row is one that no handler has seen. On Kafka the log is the topics, read by one consumer group
-per service database. Moving from one to the other (shape 1 -> shape 2) must keep three
-promises; `publish_history` keeps them:
+In the monolith (local transport) the log is the outbox tables: the relay hands each event to every
+handler in-process and marks it published, so a published row is an event that every handler has
+seen (applied, found in its inbox, or parked as a dead letter), and an unpublished row is one that
+no handler has seen. (A monolith stopped with Ctrl-C or SIGTERM handles and marks the event in hand
+before it exits; one that was killed may leave a row its handlers saw unmarked: it goes after the
+history like any pending row, a no-op for the inboxes, and a read side rebuilt from Kafka lacks it
+until the relay has sent it.) On Kafka the log is the topics, read by one consumer group per service
+database. Moving from one to the other (shape 1 -> shape 2) must keep three promises;
+`publish_history` keeps them:
 
 1. The history stays a log. `rebuild_projections` on Kafka reads the topics from the beginning,
    so the published rows are sent there first, in id order per database (one aggregate's events

@@ -8,6 +8,7 @@ after commit. Started by the host (EVENTS["RELAY_IN_PROCESS"]) once its apps are
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -45,6 +46,12 @@ def start() -> None:
 
         _thread = threading.Thread(target=loop, name=f"{events_settings.NAME}-relay", daemon=True)
         _thread.start()
+        # A process that exits (Ctrl-C, SIGTERM to runserver, a gunicorn worker's graceful exit)
+        # lets the batch in hand be handled and marked first. A daemon thread cut off between the
+        # handlers and the mark leaves a row that every handler saw but that looks unsent: it is
+        # delivered again (a no-op, by the inboxes) and, when moving to Kafka, left out of the
+        # history (events/history.py) that rebuild_projections replays.
+        atexit.register(stop)
         log.info("in-process relay started (transport=%s)", events_settings.TRANSPORT)
 
 

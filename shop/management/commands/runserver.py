@@ -4,9 +4,13 @@ truth."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 from django.conf import settings
 from django.contrib.staticfiles.management.commands.runserver import Command as StaticfilesRunserver
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+from django.utils import autoreload
 
 from shop import errors
 
@@ -31,6 +35,15 @@ class JsonErrorsWSGIServer(WSGIServer):
 
 class Command(StaticfilesRunserver):
     server_cls = JsonErrorsWSGIServer
+
+    def run(self, **options):
+        # SIGTERM stops the server as Ctrl-C does: an orderly exit, whose atexit hooks let the
+        # in-process relay finish the batch in hand (events/outbox/in_process.py), where
+        # Python's default would end the process mid-batch. Only in the process that serves,
+        # not in the autoreloader's parent.
+        if not options["use_reloader"] or os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) == "true":
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+        super().run(**options)
 
     def on_bind(self, server_port):
         super().on_bind(server_port)
