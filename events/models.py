@@ -11,7 +11,8 @@ class OutboxEvent(models.Model):
     """An event waiting to be relayed, committed in the same transaction as its cause.
 
     The relay sends rows in id order and sets `published_at` only after the broker acknowledged
-    them; published rows are pruned after a retention period.
+    them; published rows are pruned after a retention period (deleted at once with a retention of
+    0 and Kafka: Relay.delete_published).
     """
 
     event_id = models.UUIDField(unique=True)

@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "RELAY_BATCH_SIZE": 500,
     "RELAY_POLL_SECONDS": 1.0,  # the safety net under the wake-up on commit
     "RELAY_IN_PROCESS": False,  # a relay thread inside the web process (a monolith)
-    "OUTBOX_RETENTION_HOURS": 72,  # published rows older than this are pruned (not with "local")
+    # Published rows older than this are pruned (not with "local"); 0: deleted as they are published.
+    "OUTBOX_RETENTION_HOURS": 72,
     # --- inbox -------------------------------------------------------------------------------------
     "HANDLER_ATTEMPTS": 4,  # tries before an event is parked as a dead letter
     "HANDLER_BACKOFF_SECONDS": 0.05,  # doubled after each failed try

@@ -11,7 +11,8 @@ from events.settings import events_settings
 def prune_published_outbox() -> int:
     """Delete outbox rows published longer ago than the retention period (never unpublished
     ones). The broker keeps the events; the outbox only has to hold them until acknowledged.
-    With the local transport nothing is pruned: there the outbox is the log (events/eventlog.py)."""
+    With the local transport nothing is pruned: there the outbox is the log (events/eventlog.py).
+    With a retention of 0 the relay deletes rows as it publishes them (Relay.delete_published)."""
     if events_settings.TRANSPORT == "local":
         return 0  # without a broker the outbox is the event log that projections rebuild from
     cutoff = timezone.now() - timedelta(hours=events_settings.OUTBOX_RETENTION_HOURS)

@@ -45,6 +45,12 @@ class Relay:
         # A transport whose send() may run in another thread than the database work (it touches
         # no database: Kafka) lets a busy outbox be pipelined; the others send and mark in turn.
         self.pipelined = bool(getattr(transport, "pipelined", False))
+        # With no retention asked for (EVENTS_OUTBOX_RETENTION_HOURS=0) and a broker that keeps
+        # the events, an acknowledged row has nothing left to do: it is deleted instead of marked.
+        # Never with the local transport, where the outbox is the log (events/eventlog.py).
+        self.delete_published = events_settings.OUTBOX_RETENTION_HOURS == 0 and bool(
+            getattr(transport, "keeps_events", False)
+        )
 
     def relay_batch(self) -> int:
         """Send the oldest unpublished rows (up to batch_size); mark them published once the
@@ -136,7 +142,11 @@ class Relay:
         """Mark acknowledged rows published, and count them."""
         messages, started = sent
         faults.point("relay.sent_before_marked")
-        mark_published(self.alias, [row[0] for row in rows])
+        ids = [row[0] for row in rows]
+        if self.delete_published:
+            delete_published(self.alias, ids)
+        else:
+            mark_published(self.alias, ids)
         metrics.RELAY_BATCH_SECONDS.labels(self.alias).observe(time.perf_counter() - started)
         for topic, count in Counter(message.topic for message in messages).items():
             metrics.RELAYED.labels(self.alias, topic).inc(count)
@@ -195,25 +205,41 @@ class UnpublishedRows:
 
 
 def mark_published(alias: str, ids: list[int]) -> None:
-    """Set published_at on the rows `ids`, in one statement. On Postgres without waiting for the
-    WAL flush (synchronous_commit off for this statement's own transaction, set by set_config()
-    in the statement itself, so one round trip): a mark lost in a database crash only means
-    those rows are sent again, which consumers' inboxes make harmless. published_at is the
-    server's time of the statement."""
+    """Set published_at on the rows `ids`, in one statement (on Postgres without waiting for the
+    WAL flush: _acknowledged()). published_at is the server's time of the statement."""
+    if not _acknowledged(
+        alias, "UPDATE {table} SET published_at = statement_timestamp() FROM {async_commit}", ids
+    ):
+        OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=timezone.now())
+
+
+def delete_published(alias: str, ids: list[int]) -> None:
+    """Delete the acknowledged rows `ids`, in one statement: what the relay does instead of
+    marking them when published rows are not kept. A quarter of the mark's Postgres time (the
+    mark writes a new version of each row and its index entries; a delete only stamps the row),
+    measured in bench/RESULTS.md."""
+    if not _acknowledged(alias, "DELETE FROM {table} USING {async_commit}", ids):
+        OutboxEvent.objects.using(alias).filter(id__in=ids).delete()
+
+
+def _acknowledged(alias: str, statement: str, ids: list[int]) -> bool:
+    """On Postgres, run `statement` on the outbox rows `ids` and return True (elsewhere False).
+    Its transaction does not wait for the WAL flush (synchronous_commit off, set by set_config()
+    in the statement itself, so one round trip): a mark or delete lost in a database crash only
+    means those rows are sent again, which consumers' inboxes make harmless."""
     connection = connections[alias]
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET published_at = statement_timestamp()"
-                " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
-                " WHERE id = ANY(%s::bigint[])",
-                # The array as one text literal: psycopg's list dumper converts the 500 ids of a
-                # batch one by one in Python (~0.3 ms per batch), str.join does it in C.
-                ["{" + ",".join(map(str, ids)) + "}"],
-            )
-        return
-    OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=timezone.now())
+    if connection.vendor != "postgresql":
+        return False
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    async_commit = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement.format(table=table, async_commit=async_commit) + " WHERE id = ANY(%s::bigint[])",
+            # The array as one text literal: psycopg's list dumper converts the 500 ids of a
+            # batch one by one in Python (~0.3 ms per batch), str.join does it in C.
+            ["{" + ",".join(map(str, ids)) + "}"],
+        )
+    return True
 
 
 def outbox_messages(rows: QuerySet[OutboxEvent], limit: int) -> list[tuple[int, Message]]:

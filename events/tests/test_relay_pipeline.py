@@ -12,6 +12,8 @@ from events.models import OutboxEvent
 from events.outbox import relay as relay_module
 from events.outbox.relay import Relay
 from events.transports import Message
+from events.transports.kafka.producer import KafkaTransport
+from events.transports.local import LocalTransport
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
 
@@ -163,3 +165,32 @@ def test_a_row_committed_late_below_the_next_batch_is_sent_by_the_next_pass(jour
     assert relay.relay_pending() == 1
     assert [ids for what, ids in transport.events if what == "send"][-1] == ["2"]
     assert unpublished() == []
+
+
+def test_with_no_retention_each_acknowledged_batch_is_deleted_and_a_failed_one_waits(settings):
+    """EVENTS_OUTBOX_RETENTION_HOURS=0 with a broker that keeps the events (Kafka): a row
+    acknowledged is deleted instead of marked; what was not acknowledged stays, unpublished."""
+    settings.EVENTS = {**settings.EVENTS, "OUTBOX_RETENTION_HOURS": 0}
+    ids = publish_rows(7)
+    transport = PipelinedTransport(fail_batch=3)
+    transport.keeps_events = True
+    relay = Relay("orders", transport, batch_size=2)
+    with pytest.raises(ConnectionError):
+        relay.relay_pending()
+    rows = OutboxEvent.objects.using("orders").order_by("id")
+    assert list(rows.values_list("id", "published_at")) == [(i, None) for i in ids[4:]]
+
+    transport.fail_batch = None
+    assert relay.relay_pending() == 3
+    assert not rows.exists()
+    assert KafkaTransport.keeps_events
+
+
+def test_with_no_retention_a_transport_that_is_not_a_log_keeps_its_rows_marked(settings):
+    """The local transport keeps no events: there the outbox is the log, and stays whole."""
+    settings.EVENTS = {**settings.EVENTS, "OUTBOX_RETENTION_HOURS": 0}
+    ids = publish_rows(3)
+    assert not getattr(LocalTransport, "keeps_events", False)
+    assert Relay("orders", PipelinedTransport(), batch_size=2).relay_pending() == 3
+    published = OutboxEvent.objects.using("orders").filter(published_at__isnull=False)
+    assert list(published.order_by("id").values_list("id", flat=True)) == ids

@@ -59,6 +59,8 @@ class KafkaTransport:
     # send() touches no database and the producer is thread-safe: the relay may send one batch
     # from a helper thread while it marks the previous one and reads the next (Relay.pipelined).
     pipelined = True
+    # The broker keeps what it acknowledged: the outbox need not (Relay.delete_published).
+    keeps_events = True
 
     def __init__(self, bootstrap_servers: list[str]):
         self.bootstrap_servers = bootstrap_servers
