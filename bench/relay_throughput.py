@@ -51,6 +51,7 @@ from devtools.cluster import ROOT
 
 EVENT_TYPE = "shop.orders.order_placed.v1"
 PARTITIONS = 6  # what `manage.py ensure_topics` creates by default
+DELETING = "real relay, rows deleted (retention 0)"
 MIB = 1024 * 1024  # ProducerPerformance's "MB" is MiB; use the same unit
 
 
@@ -315,7 +316,16 @@ class Phases:
         ]
 
 
-def run_real_relay(alias: str, bootstrap: list[str], topic: str, batch_size: int, n: int, profile=None):
+def run_real_relay(
+    alias: str,
+    bootstrap: list[str],
+    topic: str,
+    batch_size: int,
+    n: int,
+    profile=None,
+    *,
+    delete_published: bool = False,
+):
     from django.db import connections
 
     from events.outbox.relay import Relay
@@ -338,6 +348,7 @@ def run_real_relay(alias: str, bootstrap: list[str], topic: str, batch_size: int
     else:  # another client: the wait stays inside send
         phases.flush_timed = False
     relay = Relay(alias, transport, batch_size=batch_size)
+    relay.delete_published = delete_published  # as with EVENTS_OUTBOX_RETENTION_HOURS=0
     relay._select = phases.wrap("read", relay._select)
     before = end_offset_total(bootstrap, topic)
     try:
@@ -663,6 +674,12 @@ def main() -> int:
             print(f"  real relay, batch {bs}: outbox filled ({args.events} rows, {secs:.1f}s), draining...")
             results.append(("real relay", bs, run_real_relay(alias, bootstrap, topic, bs, args.events)))
 
+        fill_outbox(alias, rows[: args.events])
+        print(f"  real relay, batch {args.batch_size}, published rows deleted (retention 0), draining...")
+        deleting = run_real_relay(
+            alias, bootstrap, topic, args.batch_size, args.events, delete_published=True
+        )
+        results.append((DELETING, args.batch_size, deleting))
         print(f"  kafka-python client alone: {args.events} records from memory, batch {args.batch_size}...")
         client = run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size)
         results.append(("kafka-python client alone (no database)", args.batch_size, client))
@@ -808,6 +825,13 @@ def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> No
             f" CPU per event {(primary['cpu'] / primary['events']) / (client['cpu'] / client['events']):.2f}x"
             " the client's"
         )
+        deleting = next((r for label, _, r in results if label == DELETING), None)
+        if deleting:
+            print(
+                f"real relay (batch {args.batch_size}), published rows deleted / kafka-python client alone: "
+                f"{(deleting['events'] / deleting['seconds']) / (client['events'] / client['seconds']):.2f}"
+                " (events/s; EVENTS_OUTBOX_RETENTION_HOURS=0)"
+            )
     if wakeups:
         print(
             f"relay process (manage.py relay_outbox) at {wakeups['rate']:g} events/s, one per transaction:"
