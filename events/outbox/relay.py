@@ -139,7 +139,7 @@ class Relay:
         return messages, started
 
     def _mark(self, rows: list[tuple[int, Message]], sent: tuple[list[Message], float]) -> None:
-        """Mark acknowledged rows published, and count them."""
+        """Mark acknowledged rows published (or delete them: delete_published), and count them."""
         messages, started = sent
         faults.point("relay.sent_before_marked")
         ids = [row[0] for row in rows]
@@ -206,8 +206,8 @@ class UnpublishedRows:
 
 def mark_published(alias: str, ids: list[int]) -> None:
     """Set published_at on the rows `ids`, in one statement (on Postgres without waiting for the
-    WAL flush: _acknowledged()). published_at is the server's time of the statement."""
-    if not _acknowledged(
+    WAL flush: _done_on_postgres()). published_at is the server's time of the statement."""
+    if not _done_on_postgres(
         alias, "UPDATE {table} SET published_at = statement_timestamp() FROM {async_commit}", ids
     ):
         OutboxEvent.objects.using(alias).filter(id__in=ids).update(published_at=timezone.now())
@@ -218,12 +218,13 @@ def delete_published(alias: str, ids: list[int]) -> None:
     marking them when published rows are not kept. A quarter of the mark's Postgres time (the
     mark writes a new version of each row and its index entries; a delete only stamps the row),
     measured in bench/RESULTS.md."""
-    if not _acknowledged(alias, "DELETE FROM {table} USING {async_commit}", ids):
+    if not _done_on_postgres(alias, "DELETE FROM {table} USING {async_commit}", ids):
         OutboxEvent.objects.using(alias).filter(id__in=ids).delete()
 
 
-def _acknowledged(alias: str, statement: str, ids: list[int]) -> bool:
-    """On Postgres, run `statement` on the outbox rows `ids` and return True (elsewhere False).
+def _done_on_postgres(alias: str, statement: str, ids: list[int]) -> bool:
+    """Run `statement` on the outbox rows `ids` if `alias` is Postgres (True), else do nothing
+    (False: the caller uses the ORM).
     Its transaction does not wait for the WAL flush (synchronous_commit off, set by set_config()
     in the statement itself, so one round trip): a mark or delete lost in a database crash only
     means those rows are sent again, which consumers' inboxes make harmless."""
