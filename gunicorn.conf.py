@@ -10,6 +10,7 @@ import os
 
 from gunicorn import util
 
+from events import heap
 from shop import errors, logs
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -43,3 +44,8 @@ def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 
 util.write_error = _write_json_error  # the one function gunicorn's workers answer such errors with
+
+
+def post_worker_init(worker) -> None:
+    # The worker has loaded Django and the apps: out of the garbage collector's way (events/heap.py).
+    heap.freeze_startup_heap()

@@ -36,8 +36,9 @@ dead letters of every database), metrics.py, tracing.py (the create / send / pro
 through the OpenTelemetry API only, and the trace context and request id carried in events),
 heartbeat.py (liveness of the relay and consumer loops: a stall, not an outage), outage.py
 (how those loops ride out a database or broker outage: fresh connections, backoff, a log line
-per outage, DatabaseUnavailable for a handler whose database is out), faults.py (crash points
-for the fault tests), testing.py (drain(): run the saga to the end in tests).
+per outage, DatabaseUnavailable for a handler whose database is out), heap.py (the start-up
+heap those loops and the web and Celery workers freeze out of the garbage collector's way),
+faults.py (crash points for the fault tests), testing.py (drain(): run the saga to the end in tests).
 
 The public API is importable from here: `from events import publish, handles, Event`.
 """

@@ -9,7 +9,7 @@ Celery instrumentation (shop/telemetry.py) carries the trace and makes the task'
 import os
 
 from celery import Celery, Task
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 
@@ -37,6 +37,13 @@ def _carry_trace_context(headers=None, **kwargs) -> None:
         headers.setdefault("request_id", request_id)
     if not telemetry.enabled():
         headers.setdefault("traceparent", tracing.new_traceparent())
+
+
+@worker_process_init.connect
+def _freeze_startup_heap(**kwargs) -> None:
+    from events.heap import freeze_startup_heap
+
+    freeze_startup_heap()  # a worker process has loaded the tasks' code: see events/heap.py
 
 
 app = Celery("shop", task_cls=TracedTask)

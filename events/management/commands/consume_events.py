@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management import BaseCommand, CommandError, CommandParser
 
 from events import heartbeat, metrics
+from events.heap import freeze_startup_heap
 from events.registry import all_handlers
 from events.settings import events_settings
 from events.transports.kafka.consumer import KafkaConsumerRuntime, consumer_group
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         runtimes = [KafkaConsumerRuntime(alias) for alias in aliases]
+        freeze_startup_heap()
         threads = [
             threading.Thread(target=self._run, args=(runtime, stop), name=consumer_group(runtime.alias))
             for runtime in runtimes

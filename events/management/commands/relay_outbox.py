@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management import BaseCommand, CommandParser
 
 from events import metrics
+from events.heap import freeze_startup_heap
 from events.outbox import relay
 from events.settings import events_settings
 from events.transports import get_transport
@@ -50,6 +51,7 @@ class Command(BaseCommand):
 
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
+            freeze_startup_heap()
             # A log line, not stdout: a long-running process's output is its log (JSON in production).
             log.info("relaying %s via %s", ", ".join(aliases), events_settings.TRANSPORT)
             relay.run(aliases, transport, stop=stop, wake=wake, listen=True)
