@@ -14,6 +14,8 @@ A benchmark, not a test: it asserts nothing about timing, it prints figures. Wha
 3. sends the same records from memory with the Python client alone (kafka-python, the relay's
    producer settings, no database): the ceiling of any relay built on that client here;
    then drains a smaller outbox with a naive relay: one row, one send, future.get(), one UPDATE;
+   and, --rounds times in all, the real relay (marking, then deleting) and the client alone in
+   turn: each ratio per round and its median, as this machine's spread between runs is wide;
 4. runs Kafka's own ProducerPerformance (Java) against the same broker with the same record
    size, acks=all, as the ceiling;
 5. prints one table, then drops its database and deletes its topics.
@@ -37,6 +39,7 @@ import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +67,14 @@ def parse_args() -> argparse.Namespace:
         "--also-batch-sizes",
         default="100,2000",
         help="more batch sizes to run the real relay with, comma separated ('' = none)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times the real relay (marking, then deleting) and the client alone run in turn: this "
+        "machine's run-to-run spread is wider than the differences measured, so each ratio is also "
+        "printed per round and as the median (the table is of round 1)",
     )
     p.add_argument("--naive-events", type=int, default=5000, help="sample size for the naive relay")
     p.add_argument("--partitions", type=int, default=PARTITIONS)
@@ -437,6 +448,7 @@ def run_client_alone(
     from kafka import KafkaProducer
 
     from events.envelope import Event
+    from events.heap import freeze_startup_heap
     from events.transports.kafka.producer import producer_config
 
     if structured:
@@ -444,6 +456,7 @@ def run_client_alone(
         records = [(str(json.loads(r[4])["subject"]).encode(), r[4].encode(), header) for r in rows]
     else:
         records = [Event.from_dict(json.loads(r[4])).to_kafka() for r in rows]
+    freeze_startup_heap()  # the records are the bench's memory, not the client's work (see main())
     producer = KafkaProducer(**producer_config(bootstrap))
     producer.partitions_for(topic)
     before = end_offset_total(bootstrap, topic)
@@ -472,9 +485,11 @@ def run_client_trickle(bootstrap: list[str], topic: str, rows: list[tuple], rate
     from kafka import KafkaProducer
 
     from events.envelope import Event
+    from events.heap import freeze_startup_heap
     from events.transports.kafka.producer import producer_config
 
     records = [Event.from_dict(json.loads(r[4])).to_kafka() for r in rows]
+    freeze_startup_heap()
     producer = KafkaProducer(**producer_config(bootstrap))
     try:
         key, value, headers = records[0]
@@ -641,6 +656,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
+        from events.heap import freeze_startup_heap
         from events.schemas import topic_for
         from events.transports.kafka import kafka_name
 
@@ -657,6 +673,10 @@ def main() -> int:
         )
         t = time.perf_counter()
         rows = make_rows(max(args.events, args.naive_events), args.size)
+        # What a relay process does before its loop (events/heap.py), here with the bench's own
+        # rows in the frozen heap too: a relay process holds none of them, and the collector
+        # walking them would charge the relay (and the client alone) for the bench's memory.
+        freeze_startup_heap()
         sample = json.loads(rows[0][4])
         from events.envelope import Event
 
@@ -686,6 +706,18 @@ def main() -> int:
         print("  kafka-python client alone, structured mode: the envelope as the value, one header...")
         structured = run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size, structured=True)
         results.append(("client alone, structured mode (1 header)", args.batch_size, structured))
+        rounds = [(results[0][2], deleting, client)]
+        for n in range(2, args.rounds + 1):
+            print(f"  round {n} of {args.rounds}: real relay, then rows deleted, then the client alone...")
+            fill_outbox(alias, rows[: args.events])
+            marking = run_real_relay(alias, bootstrap, topic, args.batch_size, args.events)
+            fill_outbox(alias, rows[: args.events])
+            deleted = run_real_relay(
+                alias, bootstrap, topic, args.batch_size, args.events, delete_published=True
+            )
+            rounds.append(
+                (marking, deleted, run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size))
+            )
 
         naive: list[tuple[str, int, dict]] = []
         for linger in (None, 0) if args.naive_events else ():
@@ -749,7 +781,7 @@ def main() -> int:
             stats.sort_stats("tottime").print_stats(20)
             profile_text = buf.getvalue()
 
-        report(args, results, naive, perf, len(value), overhead, wakeups)
+        report(args, results, naive, perf, len(value), overhead, wakeups, rounds)
         if profile_text:
             print("\ncProfile of the relay's main thread (sender thread not included):")
             print(profile_text)
@@ -767,7 +799,7 @@ def main() -> int:
                 delete_topics(bootstrap, topics)
 
 
-def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> None:
+def report(args, results, naive, perf, value_size, overhead, wakeups=None, rounds=()) -> None:
     ceiling = next((p["rate"] for _, p, _ in perf if p), None)
     rows = []
     for label, bs, r in [*results, *naive]:
@@ -832,6 +864,19 @@ def report(args, results, naive, perf, value_size, overhead, wakeups=None) -> No
                 f"{(deleting['events'] / deleting['seconds']) / (client['events'] / client['seconds']):.2f}"
                 " (events/s; EVENTS_OUTBOX_RETENTION_HOURS=0)"
             )
+    if len(rounds) > 1:
+
+        def ratios(which: int) -> str:
+            each = [
+                (r[which]["events"] / r[which]["seconds"]) / (r[2]["events"] / r[2]["seconds"])
+                for r in rounds
+            ]
+            return f"{', '.join(f'{x:.2f}' for x in each)} (median {statistics.median(each):.2f})"
+
+        print(
+            f"over {len(rounds)} rounds, each run beside the client alone in turn: real relay / client alone"
+            f" {ratios(0)}; rows deleted / client alone {ratios(1)}"
+        )
     if wakeups:
         print(
             f"relay process (manage.py relay_outbox) at {wakeups['rate']:g} events/s, one per transaction:"
