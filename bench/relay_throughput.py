@@ -688,35 +688,34 @@ def main() -> int:
             f"value {len(value)} B, key+headers {overhead} B, outbox envelope ~{envelope_bytes:.0f} B"
         )
 
-        results: list[tuple[str, int, dict]] = []
-        for bs in batch_sizes:
+        def drained(bs: int, *, delete_published: bool = False) -> dict:
+            """A freshly filled outbox drained by the real relay at batch size `bs`."""
             secs = fill_outbox(alias, rows[: args.events])
-            print(f"  real relay, batch {bs}: outbox filled ({args.events} rows, {secs:.1f}s), draining...")
-            results.append(("real relay", bs, run_real_relay(alias, bootstrap, topic, bs, args.events)))
+            what = ", rows deleted (retention 0)" if delete_published else ""
+            print(
+                f"  real relay, batch {bs}{what}: outbox filled ({args.events} rows, {secs:.1f}s),",
+                "draining...",
+            )
+            return run_real_relay(alias, bootstrap, topic, bs, args.events, delete_published=delete_published)
 
-        fill_outbox(alias, rows[: args.events])
-        print(f"  real relay, batch {args.batch_size}, published rows deleted (retention 0), draining...")
-        deleting = run_real_relay(
-            alias, bootstrap, topic, args.batch_size, args.events, delete_published=True
-        )
+        def client_alone(**kwargs) -> dict:
+            return run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size, **kwargs)
+
+        results: list[tuple[str, int, dict]] = [("real relay", bs, drained(bs)) for bs in batch_sizes]
+        deleting = drained(args.batch_size, delete_published=True)
         results.append((DELETING, args.batch_size, deleting))
         print(f"  kafka-python client alone: {args.events} records from memory, batch {args.batch_size}...")
-        client = run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size)
+        client = client_alone()
         results.append(("kafka-python client alone (no database)", args.batch_size, client))
         print("  kafka-python client alone, structured mode: the envelope as the value, one header...")
-        structured = run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size, structured=True)
-        results.append(("client alone, structured mode (1 header)", args.batch_size, structured))
+        results.append(
+            ("client alone, structured mode (1 header)", args.batch_size, client_alone(structured=True))
+        )
         rounds = [(results[0][2], deleting, client)]
         for n in range(2, args.rounds + 1):
             print(f"  round {n} of {args.rounds}: real relay, then rows deleted, then the client alone...")
-            fill_outbox(alias, rows[: args.events])
-            marking = run_real_relay(alias, bootstrap, topic, args.batch_size, args.events)
-            fill_outbox(alias, rows[: args.events])
-            deleted = run_real_relay(
-                alias, bootstrap, topic, args.batch_size, args.events, delete_published=True
-            )
             rounds.append(
-                (marking, deleted, run_client_alone(bootstrap, topic, rows[: args.events], args.batch_size))
+                (drained(args.batch_size), drained(args.batch_size, delete_published=True), client_alone())
             )
 
         naive: list[tuple[str, int, dict]] = []
