@@ -488,7 +488,9 @@ def _exact_cents(value: Any) -> Any:
     except InvalidOperation:
         return value  # the model's rule says what is wrong with it
     if amount.is_finite() and amount == amount.quantize(CENT):
-        return amount.quantize(CENT)
+        # A zero is the price zero: Decimal keeps the sign of "-0.00", which passes the model's
+        # "at least 0" but is no amount the events (or anyone reading them) take.
+        return amount.quantize(CENT).copy_abs() if amount.is_zero() else amount.quantize(CENT)
     return amount
 
 

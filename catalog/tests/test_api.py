@@ -228,6 +228,14 @@ def test_invalid_product_is_400_with_the_field_and_writes_nothing(staff_api, she
     assert published() == []
 
 
+def test_a_negative_zero_price_is_created_as_zero(staff_api):
+    response = staff_api.post(URL, {**NEW, "price": "-0.00"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["price"] == "0.00"
+    assert published(services.PRODUCT_CREATED)[0]["price"] == "0.00"
+
+
 def test_a_taken_sku_gets_a_clear_message(staff_api, shelf):
     response = staff_api.post(URL, {**NEW, "sku": "MUG-1"}, format="json")
 

@@ -84,6 +84,23 @@ def test_invalid_fields_are_refused_and_nothing_is_written(field, value):
     assert published() == []
 
 
+@pytest.mark.parametrize("zero", ["-0.00", "-0", Decimal("-0.00")])
+def test_a_negative_zero_price_is_the_price_zero_in_the_row_and_the_event(zero):
+    # Decimal keeps the sign of a zero: "-0.00" passes "at least 0" but is no amount the event
+    # schemas take (^\d+\.\d{2}$), so it would fail the publish after validation passed.
+    product = _create(price=zero)
+
+    product.refresh_from_db()
+    assert str(product.price) == "0.00"
+    (created,) = published(services.PRODUCT_CREATED)
+    assert created["price"] == "0.00"
+
+    services.update_product(product_id=product.pk, price=Decimal("1.00"))
+    services.update_product(product_id=product.pk, price=zero)
+
+    assert [e["new_price"] for e in published(services.PRICE_CHANGED)] == ["1.00", "0.00"]
+
+
 def test_updating_details_publishes_product_updated_with_the_whole_state_and_no_price_change():
     product = _create()
 
