@@ -17,7 +17,13 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("metrics", metrics_view.metrics),
     path("api/schema/", SpectacularAPIView.as_view(patterns=API_ROUTES), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # A page, read with GET: OPTIONS would render DRF's metadata with the page's HTML template
+    # renderer (a 500); any other method is a 405 in the API's error shape.
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
 ]
 for name in settings.SHOP_SERVICES:
     service = topology.SERVICES[name]
