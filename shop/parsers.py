@@ -47,10 +47,22 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # A key given twice is ambiguous: decoders differ on which value counts (Python's takes the
+    # last), so a proxy, a log or a WAF reading the other one would see another request.
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing with a 400 (ParseError) what the decoder cannot take safely:
     invalid UTF-8, nesting deeper than MAX_JSON_DEPTH, NaN/Infinity, numbers that overflow a
-    float. (Integers of more than 4300 digits the decoder itself refuses: a 400 too.)"""
+    float, an object with a key given twice. (Integers of more than 4300 digits the decoder
+    itself refuses: a 400 too.)"""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -62,6 +74,11 @@ class JSONParser(parsers.JSONParser):
         if json_depth(text) > MAX_JSON_DEPTH:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
         try:
-            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            return json.loads(
+                text,
+                parse_constant=_refuse_constant,
+                parse_float=_finite_float,
+                object_pairs_hook=_object_without_duplicate_keys,
+            )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.models import Product
 from shop.parsers import MAX_JSON_DEPTH, json_depth
 
 URL = "/api/catalog/products/"
@@ -55,6 +56,8 @@ def test_a_body_nested_to_the_limit_is_parsed_and_one_level_more_is_a_400(staff_
         (b'{"stock": ' + b"9" * 5000 + b"}", "JSON parse error"),
         (b'{"name": "\xff"}', "not utf-8"),
         (b'{"name": ', "JSON parse error"),
+        (b'{"sku": "A-1", "name": "x", "sku": "B-2"}', "duplicate key 'sku'"),
+        (b'{"lines": [{"product_id": 1, "quantity": 1, "quantity": 900}]}', "duplicate key 'quantity'"),
     ],
 )
 def test_a_body_the_decoder_cannot_take_safely_is_a_400_that_says_why(staff_api, body, says):
@@ -62,3 +65,16 @@ def test_a_body_the_decoder_cannot_take_safely_is_a_400_that_says_why(staff_api,
 
     assert response.status_code == 400
     assert says in response.content.decode()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_body_that_names_a_field_twice_is_refused_whichever_value_would_have_won(staff_api):
+    # Decoders disagree on which of two values counts (the first, the last, an error): a proxy
+    # or a log that reads the other one than the service would see another request.
+    body = b'{"sku": "LAMP-1", "name": "Desk Lamp", "price": "74.00", "price": "0.01"}'
+
+    response = _post(staff_api, body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert not Product.objects.exists()
