@@ -8,7 +8,10 @@ import os
 import signal
 
 from django.conf import settings
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.contrib.staticfiles.management.commands.runserver import Command as StaticfilesRunserver
+from django.core.exceptions import SuspiciousOperation
+from django.core.handlers.exception import response_for_exception
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 from django.utils import autoreload
 
@@ -33,8 +36,27 @@ class JsonErrorsWSGIServer(WSGIServer):
         super().__init__(server_address, JsonErrorsRequestHandler, *args, **kwargs)
 
 
+class StaticFiles(StaticFilesHandler):
+    """Django's development static files handler, answering a path that climbs out of the
+    static folders (`/static/../x`) with the 400 Django gives it everywhere else: the finders
+    refuse it with SuspiciousFileOperation, which the handler (catching only Http404) let reach
+    the server as a 500."""
+
+    def get_response(self, request):
+        try:
+            return super().get_response(request)
+        except SuspiciousOperation as exc:
+            return response_for_exception(request, exc)
+
+
 class Command(StaticfilesRunserver):
     server_cls = JsonErrorsWSGIServer
+
+    def get_handler(self, *args, **options):
+        handler = super().get_handler(*args, **options)
+        if isinstance(handler, StaticFilesHandler):
+            return StaticFiles(handler.application)
+        return handler
 
     def run(self, **options):
         # SIGTERM stops the server as Ctrl-C does: an orderly exit, whose atexit hooks let the
