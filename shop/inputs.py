@@ -8,13 +8,16 @@ Postgres): such a value is a 400 that names the field, on SQLite and on Postgres
   a BigAutoField or a PositiveBigIntegerField, and both databases store them as signed 64 bits.
 - A JSON body's values must have the JSON type the schema documents: an integer is a JSON
   integer (not "3", 3.0 or true), text a string (not 12), a flag true or false (not "yes"), an
-  amount a string ("14.00", never a float). DRF's own fields coerce; these refuse, with a 400.
+  amount a string of digits and a point ("14.00", never a float, nor "1e5"). DRF's own fields
+  coerce; these refuse, with a 400.
 - Amounts in a filter fit the money columns (numeric(12, 2)).
 - Text is refused with a NUL byte or a lone surrogate by DRF's own CharField, which every text
   field here is (or derives from).
 """
 
 from __future__ import annotations
+
+import re
 
 import django_filters
 from django import forms
@@ -75,10 +78,22 @@ class StrictRegexField(_JsonString, serializers.RegexField):
     """Text sent as a JSON string, matching a pattern."""
 
 
+# How an amount is written: ASCII digits, a point and digits. Python's Decimal (which DRF's field
+# parses with) also takes "1e5", "+1", " 1.00", "1_000.00" and other scripts' digits (U+FF11 for 1),
+# none of which the schema allows or a client means as money. A sign stays, so "-1.00" gets the
+# field's own "at least 0" message.
+DECIMAL_SPELLING = re.compile(r"\A-?[0-9]+(?:\.[0-9]+)?\Z")
+
+
 class StrictDecimalField(_JsonString, serializers.DecimalField):
     """A decimal amount sent as a JSON string ("14.00"): a float cannot hold cents exactly."""
 
     default_error_messages = {"invalid": 'A decimal number in a string is required, e.g. "14.00".'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not DECIMAL_SPELLING.match(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictEmailField(_JsonString, serializers.EmailField):

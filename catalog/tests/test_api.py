@@ -205,6 +205,13 @@ def test_writes_are_staff_only(anon_api, customer_api, shelf, method, target, pa
         ({"price": "1000000.01"}, "price"),
         ({"price": "abc"}, "price"),
         ({"price": None}, "price"),
+        # An amount is digits and a point: no exponent, sign, spaces, separators or other digits.
+        ({"price": "1e5"}, "price"),
+        ({"price": "+1.00"}, "price"),
+        ({"price": " 1.00"}, "price"),
+        ({"price": "1_000.00"}, "price"),
+        ({"price": "\uff11.00"}, "price"),  # a fullwidth 1
+        ({"price": ".50"}, "price"),
         ({"stock": -1}, "stock"),
         ({"stock": 1_000_001}, "stock"),
         ({"stock": "many"}, "stock"),
