@@ -253,3 +253,24 @@ def test_expired_refresh_tokens_are_flushed_and_live_ones_kept(anon_api, custome
     assert flush_expired_tokens() >= 1
     assert not OutstandingToken.objects.filter(pk=expired.pk).exists()
     assert refresh(anon_api, live["refresh"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/auth/token/", {"username": 12, "password": "x"}, "username"),
+        ("/api/auth/token/", {"username": "alice", "password": 12345678}, "password"),
+        ("/api/auth/token/", {"username": True, "password": False}, "username"),
+        ("/api/auth/token/refresh/", {"refresh": 1}, "refresh"),
+        ("/api/auth/token/verify/", {"token": 1}, "token"),
+        ("/api/auth/logout/", {"refresh": 1}, "refresh"),
+    ],
+)
+def test_a_credential_that_is_not_a_json_string_is_a_400_naming_the_field(anon_api, path, body, field):
+    # simplejwt's fields turn 12 into "12": the request was then judged as a wrong credential
+    # (a 401), where every other text field of the API says the type is wrong.
+    response = anon_api.post(path, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["errors"]

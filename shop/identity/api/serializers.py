@@ -63,6 +63,12 @@ class TokenObtainPairSerializer(BaseTokenSerializer):
     """simplejwt's, issuing tokens with the claims other services authorize with (they have no
     user table) and a refresh token that can be used once (services.issue_tokens)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Credentials are JSON strings, as all text here: simplejwt's fields take 12 as "12".
+        self.fields[self.username_field] = StrictCharField(write_only=True)
+        self.fields["password"] = StrictCharField(write_only=True, style={"input_type": "password"})
+
     @classmethod
     def get_token(cls, user):
         return services.issue_tokens(user)
@@ -72,7 +78,7 @@ class TokenRefreshSerializer(serializers.Serializer):
     """A refresh token in, a new pair out — built from the user as they are now, the given
     token blacklisted (services.rotate_refresh_token)."""
 
-    refresh = serializers.CharField()
+    refresh = StrictCharField()
     access = serializers.CharField(read_only=True)
 
     def validate(self, attrs):
@@ -92,6 +98,8 @@ class TokenVerifySerializer(BaseVerifySerializer):
     """simplejwt's check (signature, expiry, not blacklisted), and the rule every request follows
     (shop/identity/authentication.py): a token of a user who is gone or inactive is not valid."""
 
+    token = StrictCharField(write_only=True)
+
     def validate(self, attrs):
         try:
             super().validate(attrs)
@@ -110,7 +118,7 @@ class TokenVerifySerializer(BaseVerifySerializer):
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh = serializers.CharField(write_only=True)
+    refresh = StrictCharField(write_only=True)
 
     def validate(self, attrs):
         try:
