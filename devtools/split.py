@@ -390,21 +390,47 @@ def _persistent_secrets() -> dict[str, str]:
     return json.loads(path.read_text())
 
 
-def local_topology() -> SplitTopology:
-    """The topology `make split` runs: fixed ports (SPLIT_BASE_PORT, SPLIT_GATEWAY_PORT), kept
-    databases shop_split_<alias> and secrets kept in .cache/split/secrets.json."""
-    base = int(os.environ.get("SPLIT_BASE_PORT", "18100"))
+# The ports `make split` listens on, each from the environment (default here).
+PORT_SETTINGS = {
+    "SPLIT_BASE_PORT": 18100,
+    "SPLIT_GATEWAY_PORT": 8080,
+    "SPLIT_TRACE_UI_PORT": 9411,
+    "SPLIT_OTLP_PORT": 4318,
+}
+
+
+def _ports_file() -> Path:
+    return RUN_DIR / "ports.json"
+
+
+def _ports(*, of_running: bool) -> dict[str, int]:
+    """Each port from the environment; else, `of_running`, the one the running split was started
+    with (so `status` finds a gateway started with SPLIT_GATEWAY_PORT without being told again);
+    else the default."""
+    path = _ports_file()
+    started = json.loads(path.read_text()) if of_running and path.exists() else {}
+    return {
+        name: int(os.environ.get(name) or started.get(name) or value) for name, value in PORT_SETTINGS.items()
+    }
+
+
+def local_topology(*, of_running: bool = True) -> SplitTopology:
+    """The topology `make split` runs: fixed ports (`PORT_SETTINGS`; `of_running`: those of the
+    split that runs), kept databases shop_split_<alias> and secrets kept in
+    .cache/split/secrets.json."""
+    ports = _ports(of_running=of_running)
+    base = ports["SPLIT_BASE_PORT"]
     tracing = None
     if os.environ.get("SPLIT_TRACING", "on") != "off":
         tracing = TraceBackend(
             RUN_DIR / "logs",
-            ui_port=int(os.environ.get("SPLIT_TRACE_UI_PORT", "9411")),
-            otlp_port=int(os.environ.get("SPLIT_OTLP_PORT", "4318")),
+            ui_port=ports["SPLIT_TRACE_UI_PORT"],
+            otlp_port=ports["SPLIT_OTLP_PORT"],
         )
     return SplitTopology(
         RUN_DIR,
         name="split",
-        gateway_port=int(os.environ.get("SPLIT_GATEWAY_PORT", "8080")),
+        gateway_port=ports["SPLIT_GATEWAY_PORT"],
         web_ports=web_ports_from(base),
         settings={"DELIVERY_STEP_SECONDS": os.environ.get("DELIVERY_STEP_SECONDS", "2")},
         secrets=_persistent_secrets(),
@@ -416,7 +442,8 @@ def local_topology() -> SplitTopology:
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "status"
-    topology = local_topology()
+    # A split starting takes its ports from the environment, never from one that ran before.
+    topology = local_topology(of_running=command != "start")
     if command == "start":
         alive = [name for name, ok in topology.running().items() if ok]
         if alive:
@@ -429,6 +456,7 @@ def main(argv: list[str]) -> int:
         except Exception:
             topology.stop()
             raise
+        _ports_file().write_text(json.dumps(_ports(of_running=False)))
         print(f"split: {len(topology.cluster.procs)} processes up in {time.monotonic() - started:.0f}s")
         print(f"  gateway  {topology.url}/api/docs/   admin: {topology.url}/admin/ ({ADMIN_USER})")
         if topology.tracing:
@@ -438,6 +466,7 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "stop":
         topology.stop()
+        _ports_file().unlink(missing_ok=True)
         print("split: stopped")
         return 0
     if command == "drop":
