@@ -10,7 +10,7 @@ Postgres): such a value is a 400 that names the field, on SQLite and on Postgres
   integer (not "3", 3.0 or true), text a string (not 12), a flag true or false (not "yes"), an
   amount a string of digits and a point ("14.00", never a float, nor "1e5"). DRF's own fields
   coerce; these refuse, with a 400.
-- Amounts in a filter fit the money columns (numeric(12, 2)).
+- Amounts in a filter fit the money columns (numeric(12, 2)) and are written as in a body.
 - Text is refused with a NUL byte or a lone surrogate by DRF's own CharField, which every text
   field here is (or derives from).
 """
@@ -158,8 +158,20 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class _AmountFormField(forms.DecimalField):
+    """Django's form DecimalField, taking an amount written as in a body (DECIMAL_SPELLING)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not DECIMAL_SPELLING.match(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class MoneyFilter(django_filters.NumberFilter):
-    """A django-filter for an amount: what the money columns hold, never negative."""
+    """A django-filter for an amount: what the money columns hold, never negative, written as
+    in a body ("9.90": Decimal alone also takes "1e1" and other scripts' digits)."""
+
+    field_class = _AmountFormField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 0)

@@ -127,6 +127,10 @@ def test_filters_combine(anon_api, shelf):
         ({"min_price": "abc"}, "min_price"),
         ({"max_price": "1e999999"}, "max_price"),
         ({"min_price": "-1"}, "min_price"),
+        # Written as in a body: digits and a point (shop/inputs.py's DECIMAL_SPELLING).
+        ({"min_price": "1e1"}, "min_price"),
+        ({"max_price": "\uff12\uff10"}, "max_price"),  # a fullwidth 20
+        ({"max_price": "2_0"}, "max_price"),
         ({"min_price": "20", "max_price": "10"}, "min_price"),
         ({"in_stock": "maybe"}, "in_stock"),
         ({"active": "yes"}, "active"),
