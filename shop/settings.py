@@ -441,6 +441,11 @@ if "orders" not in SHOP_SERVICES:
     del CELERY_BEAT_SCHEDULE["expire-pending-orders"]
 if "delivery" not in SHOP_SERVICES:
     del CELERY_BEAT_SCHEDULE["resume-stalled-shipments"]
+# Where a beat started without --schedule (`celery -A shop worker -B`, README section 2) keeps its
+# state: with the other runtime data (git-ignored, wiped by `make reset`), not in the working
+# directory — Celery's default, which left celerybeat-schedule.* files in the repository. Named
+# after the queue, so the beats of two services started from one checkout never share a file.
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / f"celerybeat-schedule.{CELERY_TASK_DEFAULT_QUEUE}")
 # --- cache --------------------------------------------------------------------------------------
 # The cache holds the throttle counters, which must be shared by every process that serves the
 # identity endpoints — or N replicas allow N times the rate, and a restart forgets the count.
