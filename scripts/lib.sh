@@ -92,7 +92,8 @@ pid_alive() {
   [ "$state" != Z ]
 }
 
-# usage LAST_LINE: the script's header comment (lines 2..LAST_LINE) as help text.
+# usage: the script's header comment (from line 2 to the first line that is not a comment) as help
+# text. Found, not counted: a line number kept by hand drifted as headers grew, and --help printed code.
 usage() {
-  sed -n "2,${1}p" "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
 }
