@@ -12,7 +12,8 @@ Postgres): such a value is a 400 that names the field, on SQLite and on Postgres
   coerce; these refuse, with a 400.
 - Amounts in a filter fit the money columns (numeric(12, 2)) and are written as in a body.
 - Text is refused with a NUL byte or a lone surrogate by DRF's own CharField, which every text
-  field here is (or derives from).
+  field here is (or derives from); a lone surrogate anywhere in a JSON body, where no field
+  may see it, already by the parser (shop/parsers.py).
 """
 
 from __future__ import annotations

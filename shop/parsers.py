@@ -5,6 +5,11 @@ brackets is a RecursionError (a 500) instead of a parse error; it also turns `1e
 infinite float that no number field expects. Here every body is checked before it is decoded:
 nested deeper than MAX_JSON_DEPTH, not UTF-8, or holding a number out of range, it is a 400 that
 says why. No endpoint takes a body more than a few levels deep (an order is three).
+
+JSON may also escape half of a surrogate pair alone (`"\\ud800"`): Python decodes it to a string
+that is no Unicode text — it cannot even be encoded as UTF-8. Not just a field's problem: an
+error message that quotes the value ('"\\ud800" is not a valid choice.') cannot be rendered, a
+500. So a body with a lone surrogate anywhere, in a key or a value, is refused here, whole.
 """
 
 from __future__ import annotations
@@ -36,6 +41,30 @@ def json_depth(text: str) -> int:
     return deepest
 
 
+# Where a lone surrogate can come from: a \uD800-\uDFFF escape (two of them may make one
+# character), or a charset whose decoder yields one (UTF-7 does). Only then is the value walked.
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate in the strings and keys of a decoded JSON value, or None. (An
+    escaped pair is decoded to one character, so any surrogate left is a lone one.)"""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return found.group()
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -61,8 +90,8 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str,
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing with a 400 (ParseError) what the decoder cannot take safely:
     invalid UTF-8, nesting deeper than MAX_JSON_DEPTH, NaN/Infinity, numbers that overflow a
-    float, an object with a key given twice. (Integers of more than 4300 digits the decoder
-    itself refuses: a 400 too.)"""
+    float, an object with a key given twice, a lone surrogate. (Integers of more than 4300
+    digits the decoder itself refuses: a 400 too.)"""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -74,7 +103,7 @@ class JSONParser(parsers.JSONParser):
         if json_depth(text) > MAX_JSON_DEPTH:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
         try:
-            return json.loads(
+            data = json.loads(
                 text,
                 parse_constant=_refuse_constant,
                 parse_float=_finite_float,
@@ -82,3 +111,7 @@ class JSONParser(parsers.JSONParser):
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}")
+        if _MAYBE_SURROGATE.search(text) and (surrogate := lone_surrogate(data)) is not None:
+            code_point = f"U+{ord(surrogate):04X}"
+            raise ParseError(f"JSON parse error - a lone surrogate ({code_point}) is not Unicode text.")
+        return data

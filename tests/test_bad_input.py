@@ -170,7 +170,14 @@ def bad_values(node: dict, schema: dict) -> list[tuple[str, Any]]:
     if kind != "object":
         values.append(("an object", {"a": 1}))
     if _enum_of(node, schema) is not None:
-        return [*values, ("no choice", "NOT-A-CHOICE"), ("a NUL", "\x00"), ("a number", 1)]
+        # The lone surrogate too: a choice field echoes what it refuses ('"x" is not a valid choice').
+        return [
+            *values,
+            ("no choice", "NOT-A-CHOICE"),
+            ("a NUL", "\x00"),
+            ("a lone surrogate", "a\ud800b"),
+            ("a number", 1),
+        ]
     if kind == "integer":
         values += [
             ("digits in a string", "1"),

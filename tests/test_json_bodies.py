@@ -58,6 +58,11 @@ def test_a_body_nested_to_the_limit_is_parsed_and_one_level_more_is_a_400(staff_
         (b'{"name": ', "JSON parse error"),
         (b'{"sku": "A-1", "name": "x", "sku": "B-2"}', "duplicate key 'sku'"),
         (b'{"lines": [{"product_id": 1, "quantity": 1, "quantity": 900}]}', "duplicate key 'quantity'"),
+        # A lone surrogate is no Unicode text: no field may take it, and no error may echo it
+        # (the response could not be encoded as UTF-8), wherever it is — in a key too.
+        (b'{"name": "a\\ud800b"}', "lone surrogate"),
+        (b'{"name": "\\udc00"}', "lone surrogate"),
+        (b'{"lines": [{"\\ud83d": 1}]}', "lone surrogate"),
     ],
 )
 def test_a_body_the_decoder_cannot_take_safely_is_a_400_that_says_why(staff_api, body, says):
@@ -78,3 +83,13 @@ def test_a_body_that_names_a_field_twice_is_refused_whichever_value_would_have_w
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
     assert not Product.objects.exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_character_escaped_as_a_surrogate_pair_is_text_like_any_other(staff_api):
+    body = b'{"sku": "MUG-1", "name": "Mug \\ud83d\\ude00", "price": "4.00"}'
+
+    response = _post(staff_api, body)
+
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "Mug \U0001f600"
