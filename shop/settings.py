@@ -145,6 +145,8 @@ MIDDLEWARE = [
     "shop.middleware.RequestIdMiddleware",
     # Every error under /api/ in one JSON shape, the request id included (shop/errors.py).
     "shop.errors.ApiErrorMiddleware",
+    # A charset other than UTF-8 is a 415 before anything decodes the query or the body.
+    "shop.charsets.TextCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     *(["django.contrib.sessions.middleware.SessionMiddleware"] if SERVES_IDENTITY else []),
     "django.middleware.common.CommonMiddleware",

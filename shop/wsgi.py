@@ -3,11 +3,15 @@ and Celery worker, so one process runs the whole saga."""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
-application = get_wsgi_application()
+# What django.core.wsgi.get_wsgi_application() does, with the project's handler: its requests
+# never decode with a charset that is no text encoding (shop/charsets.py).
+django.setup(set_prefix=False)
 
-from shop import inprocess  # noqa: E402
+from shop import charsets, inprocess  # noqa: E402
+
+application = charsets.WSGIHandler()
 
 inprocess.start_background_workers()

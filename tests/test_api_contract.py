@@ -19,7 +19,6 @@ import time
 import pytest
 import schemathesis
 from django.core import signals
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -32,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shop import charsets
 from tests.factories import create_product, place_order
 
 MAX_EXAMPLES = 25
@@ -52,7 +52,8 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=CONFIG)
+# The project's WSGI application, as gunicorn and runserver serve it (shop/wsgi.py).
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", charsets.WSGIHandler(), config=CONFIG)
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 

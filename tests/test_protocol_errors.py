@@ -4,6 +4,7 @@ project runs: runserver (`make run`) and gunicorn (shapes 2 and 3). Their own pa
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 from collections.abc import Iterator
@@ -79,3 +80,21 @@ def test_a_request_the_server_refuses_is_a_json_error(server_port, case):
     error = json.loads(body)
     assert set(error) == {"detail", "code", "request_id"}
     assert error["code"] == {400: "bad_request", 414: "uri_too_long", 431: "header_too_large"}[expected]
+
+
+def test_a_request_in_a_charset_that_is_not_utf_8_is_a_json_415(server_port):
+    """Django decoded the query string with it while building the request: with rot13 (bytes
+    to bytes) the server answered with its own plain-text 500 (shop/charsets.py)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server_port, timeout=10)
+    try:
+        conn.request(
+            "GET", "/api/catalog/products/?search=mug", headers={"Content-Type": "text/plain; charset=rot13"}
+        )
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+
+    assert response.status == 415, body[:300]
+    assert response.headers["Content-Type"] == "application/json", body[:300]
+    assert json.loads(body)["code"] == "unsupported_media_type"

@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import io
+import json
+import wsgiref.util
+
 import pytest
-from django.db import InterfaceError, OperationalError
+from django.core import signals
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.backends.base.base import BaseDatabaseWrapper as DatabaseWrapper
 from django.http import HttpResponse
 from django.test import Client, override_settings
@@ -13,6 +18,7 @@ from django.views.decorators.csrf import csrf_protect
 from rest_framework.test import APIClient
 
 from catalog.api.views import ProductViewSet
+from shop import charsets
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog", "orders", "orders_read", "delivery"])
 
@@ -84,6 +90,68 @@ def test_malformed_json_and_a_wrong_media_type_are_json_errors(debug, anon_api):
     assert_error_shape(bad, 400, "parse_error")
     form = anon_api.post("/api/auth/register/", {"username": "bob"})  # multipart, not JSON
     assert_error_shape(form, 415, "unsupported_media_type")
+
+
+def _served(method: str, path: str, query: str = "", body: bytes = b"", content_type: str = ""):
+    """(status, headers, body) of a request to the WSGI application gunicorn and runserver
+    serve (shop/wsgi.py), built as a web server builds it: the test client builds its request
+    objects itself."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    wsgiref.util.setup_testing_defaults(environ)
+    environ["HTTP_HOST"] = "127.0.0.1"
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=int(status.split()[0]), headers=dict(headers))
+
+    # As the test client does: the handler's request signals would close the test's database
+    # connections.
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        content = b"".join(charsets.WSGIHandler()(environ, start_response))
+    finally:
+        for signal in (signals.request_started, signals.request_finished):
+            signal.connect(close_old_connections)
+    return started["status"], started["headers"], content
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "punycode", "undefined", "latin-1", "no-such"])
+def test_a_charset_other_than_utf_8_is_a_json_415_wherever_it_is_sent(debug, charset):
+    """Django decoded the query string and the body with any codec Python knows: rot13 and
+    base64 turn bytes into bytes, punycode and undefined raise for most input (a 500)."""
+    content_type = f"application/json; charset={charset}"
+    requests = [
+        ("GET", PRODUCTS, "search=mug", b""),
+        ("POST", "/api/auth/token/", "", b'{"username": "a", "password": "b"}'),
+        ("GET", "/healthz", "probe=1", b""),
+        ("POST", "/admin/login/", "next=/admin/", b"username=a&password=b"),
+    ]
+    for method, url, query, body in requests:
+        status, headers, content = _served(method, url, query, body, content_type)
+
+        assert status == 415, (url, content[:300])
+        assert headers["Content-Type"] == "application/json"
+        error = json.loads(content)
+        assert error["code"] == "unsupported_media_type"
+        assert charset in error["detail"]
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "us-ascii"])
+def test_a_request_declaring_utf_8_is_read(debug, charset):
+    body = b'{"username": "bob", "password": "x"}'
+
+    status, _, content = _served("POST", "/api/auth/token/", "", body, f"application/json; charset={charset}")
+
+    assert status == 401, content  # read: no such account
+    assert json.loads(content)["code"] == "no_active_account"
 
 
 def test_missing_and_invalid_tokens_are_json_401s(debug, anon_api):
