@@ -147,6 +147,8 @@ MIDDLEWARE = [
     "shop.errors.ApiErrorMiddleware",
     # A charset other than UTF-8 is a 415 before anything decodes the query or the body.
     "shop.charsets.TextCharsetMiddleware",
+    # A query string Django will not parse is a 400 before anything reads it (shop/middleware.py).
+    "shop.middleware.QueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     *(["django.contrib.sessions.middleware.SessionMiddleware"] if SERVES_IDENTITY else []),
     "django.middleware.common.CommonMiddleware",

@@ -423,6 +423,9 @@ def _sweep(schema: dict, world: dict, method: str, path: str) -> None:
     if method == "GET":
         response = _send(client, method, _path_with(path, world), None, QUERY_STRING="unknown=a%00b")
         check("an unknown query parameter (ignored)", response, {200})
+        many = "&".join(f"p{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+        response = _send(client, method, _path_with(path, world), None, QUERY_STRING=many)
+        check("more query parameters than Django takes", response, {400})
     assert not failures, f"{method} {path} as {op.role}:\n  " + "\n  ".join(failures)
     assert database_state() == before, f"{method} {path}: a refused request changed the databases"
 

@@ -154,6 +154,20 @@ def test_a_request_declaring_utf_8_is_read(debug, charset):
     assert json.loads(content)["code"] == "no_active_account"
 
 
+@pytest.mark.parametrize(
+    "url", [PRODUCTS, "/api/orders/", "/api/schema/", "/api/docs/", "/readyz", "/admin/login/"]
+)
+def test_a_query_with_more_parameters_than_django_takes_is_a_json_400(debug, anon_api, settings, url):
+    """Django refuses to parse it (TooManyFieldsSent) wherever it is first read: in DRF while
+    it chooses a renderer (which then has none to answer with), in a view, or in DEBUG's own
+    error page — each was a 500."""
+    many = "&".join(f"p{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+
+    body = assert_error_shape(anon_api.get(f"{url}?{many}"), 400, "bad_request")
+
+    assert body["detail"] == f"Too many query parameters: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+
+
 def test_missing_and_invalid_tokens_are_json_401s(debug, anon_api):
     assert_error_shape(anon_api.get("/api/orders/"), 401, "not_authenticated")
     anon_api.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
